@@ -1,0 +1,215 @@
+/**
+ * The trusted module every sandbox child starts with. It runs with exactly the child's
+ * permissions, so it holds no secret but the per-execution nonce.
+ *
+ * Protocol (see `frames.ts`):
+ * - stdin: one JSON line `{ nonce, code, maxReturnBytes }`, written by the conductor.
+ * - stdout: the code's own output, plus frames `\x1e<nonce><json>\x1e` that the conductor
+ *   strips out. Frames carry the return value or the uncaught error. User code never sees
+ *   the nonce (it is read before the code is imported and kept in this module's scope),
+ *   so it cannot forge a frame by printing.
+ *
+ * Security: the code is imported as a data URL through a non-analyzable dynamic import,
+ * so every local module it imports (including `with { type: "json" }`) is
+ * permission-checked; a static import graph would read host files with no permission.
+ *
+ * This file must import nothing: it runs in every child, before any user code.
+ */
+
+// Captured before user code runs, so that user code replacing globals cannot reach the
+// frame writer.
+const stdout = Deno.stdout;
+const stderr = Deno.stderr;
+const writeOut = stdout.writeSync.bind(stdout);
+const writeErr = stderr.writeSync.bind(stderr);
+const readIn = Deno.stdin.read.bind(Deno.stdin);
+const stringify = JSON.stringify;
+const parseJson = JSON.parse;
+const encoder = new TextEncoder();
+const encode = encoder.encode.bind(encoder);
+const decoder = new TextDecoder();
+const decode = decoder.decode.bind(decoder);
+const exit = Deno.exit;
+const inspect = Deno.inspect;
+const addListener = globalThis.addEventListener.bind(globalThis);
+const isArray = Array.isArray;
+const objectKeys = Object.keys;
+const getPrototypeOf = Object.getPrototypeOf;
+const ownBootstrap = import.meta.url;
+const MARK = "\x1e";
+
+interface Header {
+  nonce: string;
+  code: string;
+  maxReturnBytes: number;
+}
+
+async function readHeader(): Promise<Header> {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  while (true) {
+    const buf = new Uint8Array(64 * 1024);
+    const n = await readIn(buf);
+    if (n === null) break;
+    const chunk = buf.subarray(0, n);
+    const nl = chunk.indexOf(10);
+    parts.push(nl === -1 ? chunk : chunk.subarray(0, nl));
+    total += nl === -1 ? n : nl;
+    if (nl !== -1) break;
+  }
+  const all = new Uint8Array(total);
+  let offset = 0;
+  for (const p of parts) {
+    all.set(p, offset);
+    offset += p.length;
+  }
+  return parseJson(decode(all));
+}
+
+const header = await readHeader();
+const nonce = header.nonce;
+const codeUrl = "data:application/typescript;base64," + toBase64(encode(header.code));
+let errorSent = false;
+
+function toBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+function writeAll(write: (b: Uint8Array) => number, bytes: Uint8Array): boolean {
+  try {
+    let off = 0;
+    while (off < bytes.length) off += write(bytes.subarray(off));
+    return true;
+  } catch {
+    return false; // the code closed the stream
+  }
+}
+
+/** Writes one frame on stdout, or on stderr when the code closed stdout. */
+function sendFrame(message: Record<string, unknown>): void {
+  const bytes = encode(MARK + nonce + stringify(message) + MARK);
+  if (!writeAll(writeOut, bytes)) writeAll(writeErr, bytes);
+}
+
+/** Removes the data URL and this module's frames from a stack or message. */
+function clean(text: string): string {
+  return text.split(codeUrl).join("code.ts").split("\n")
+    .filter((line) => !line.includes(ownBootstrap)).join("\n");
+}
+
+function describeError(error: unknown): Record<string, unknown> {
+  if (error instanceof Error) {
+    let type = error.name || error.constructor?.name || "Error";
+    let message = clean(String(error.message));
+    let stack = typeof error.stack === "string" ? clean(error.stack) : undefined;
+    // Deno reports code that does not parse as a TypeError whose message starts with
+    // "SyntaxError: "; report it as what it is.
+    if (type === "TypeError" && message.startsWith("SyntaxError: ")) {
+      type = "SyntaxError";
+      message = message.slice("SyntaxError: ".length);
+      stack = stack?.replace(/^TypeError: SyntaxError: /, "SyntaxError: ");
+    }
+    return stack === undefined ? { type, message } : { type, message, stack };
+  }
+  return { type: "Uncaught", message: clean(inspect(error)) };
+}
+
+/**
+ * Converts a value to JSON-safe data. JSON values stay as they are; the rest gets a
+ * tagged rendering: `{ $bigint }`, `{ $function }`, `{ $symbol }`, `{ $number }` for NaN
+ * and infinities, `{ $circular }`, `{ $map }`, `{ $set }`, `{ $error }`, `{ $undefined }`.
+ */
+function toJsonSafe(value: unknown, ancestors: unknown[] = []): unknown {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return value;
+    case "number":
+      return Number.isFinite(value) ? value : { $number: String(value) };
+    case "bigint":
+      return { $bigint: value.toString() };
+    case "undefined":
+      return { $undefined: true };
+    case "symbol":
+      return { $symbol: value.description ?? "" };
+    case "function":
+      return { $function: value.name || "(anonymous)" };
+  }
+  if (value === null) return null;
+  if (ancestors.includes(value)) return { $circular: true };
+  if (ancestors.length > 200) return { $truncated: "nesting deeper than 200" };
+  const next = [...ancestors, value];
+  const obj = value as Record<string, unknown>;
+  if (typeof obj.toJSON === "function") return toJsonSafe(obj.toJSON(), next);
+  if (value instanceof Error) return { $error: describeError(value) };
+  if (value instanceof Map) {
+    return { $map: [...value].map(([k, v]) => [toJsonSafe(k, next), toJsonSafe(v, next)]) };
+  }
+  if (value instanceof Set) return { $set: [...value].map((v) => toJsonSafe(v, next)) };
+  if (isArray(value)) return value.map((v) => (v === undefined ? null : toJsonSafe(v, next)));
+  if (ArrayBuffer.isView(value)) return { $bytes: (value as ArrayBufferView).byteLength };
+  const out: Record<string, unknown> = {};
+  for (const key of objectKeys(obj)) {
+    const v = obj[key];
+    if (v !== undefined && typeof v !== "function" && typeof v !== "symbol") {
+      out[key] = toJsonSafe(v, next);
+    }
+  }
+  const proto = getPrototypeOf(value);
+  if (
+    proto !== null && proto !== Object.prototype && proto.constructor?.name &&
+    !objectKeys(out).length
+  ) {
+    return { $object: proto.constructor.name };
+  }
+  return out;
+}
+
+/** Reports an uncaught error (also one thrown by a timer after the result) and exits. */
+function reportError(error: unknown): void {
+  if (errorSent) return;
+  errorSent = true;
+  sendFrame({ t: "error", error: describeError(error) });
+  exit(1);
+}
+
+addListener("error", (event: ErrorEvent) => {
+  event.preventDefault();
+  reportError(event.error);
+});
+addListener("unhandledrejection", (event: PromiseRejectionEvent) => {
+  event.preventDefault();
+  reportError(event.reason);
+});
+
+let value: unknown;
+try {
+  const mod = await import(codeUrl);
+  value = mod.default;
+  if (value && typeof (value as PromiseLike<unknown>).then === "function") value = await value;
+} catch (error) {
+  reportError(error);
+}
+
+// The value is reported once, when the module has finished evaluating. Timers and
+// servers the code left behind keep running until they end or a limit fires.
+if (!errorSent) {
+  try {
+    const message = value === undefined
+      ? { t: "result" }
+      : { t: "result", value: toJsonSafe(value) };
+    const size = stringify(message).length;
+    if (size > header.maxReturnBytes) {
+      throw new RangeError(
+        `The return value is ${size} bytes as JSON; the limit is ${header.maxReturnBytes}`,
+      );
+    }
+    sendFrame(message);
+  } catch (error) {
+    reportError(error);
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * `conductor.jsonc`: what the operator writes (`ConductorConfig`, every field optional)
+ * resolved once into `ResolvedConfig` (every field set). The core only sees the latter.
+ */
+import { dirname, isAbsolute, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parse, type ParseError, printParseErrorCode } from "jsonc-parser";
+import { type Ceiling, DEFAULT_CEILING, SYS_NAMES } from "./permissions.ts";
+import { parseCidr } from "./private_net.ts";
+
+/** Per-execution limits. */
+export interface Limits {
+  /** Wall-clock time before the process group is killed. @default 30000 */
+  timeoutMs: number;
+  /** Resident memory of the whole process group, in MB. @default 256 */
+  memoryMb: number;
+  /** Bytes of stdout kept before the run is killed. @default 1048576 */
+  stdoutBytes: number;
+  /** Bytes of stderr kept before the run is killed. @default 1048576 */
+  stderrBytes: number;
+}
+
+/** Config as the operator writes it: every field optional. */
+export interface ConductorConfig {
+  workspacesDir?: string;
+  denoDir?: string;
+  ceiling?: Partial<Ceiling>;
+  limits?: Partial<Limits>;
+  maxLimits?: Partial<Limits>;
+}
+
+export interface ResolvedConfig {
+  /** Where the config came from, or `undefined` for the built-in defaults. */
+  source: string | undefined;
+  workspacesDir: string;
+  /** The DENO_DIR of children: owned by the conductor, never the user's own cache. */
+  denoDir: string;
+  ceiling: Ceiling;
+  limits: Limits;
+  maxLimits: Limits;
+}
+
+/** A config that cannot be used; the message names the file and the key. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  timeoutMs: 30_000,
+  memoryMb: 256,
+  stdoutBytes: 1024 * 1024,
+  stderrBytes: 1024 * 1024,
+};
+
+export const DEFAULT_MAX_LIMITS: Limits = {
+  timeoutMs: 5 * 60_000,
+  memoryMb: 4096,
+  stdoutBytes: 16 * 1024 * 1024,
+  stderrBytes: 16 * 1024 * 1024,
+};
+
+/** The smallest value of each limit that still lets a Deno child start and report. */
+export const MIN_LIMITS: Limits = {
+  timeoutMs: 1,
+  memoryMb: 64,
+  stdoutBytes: 0,
+  stderrBytes: 0,
+};
+
+/** Hard bounds on what a config may set as a maximum. */
+const ABSOLUTE_MAX: Limits = {
+  timeoutMs: 24 * 3600_000,
+  memoryMb: 1024 * 1024,
+  stdoutBytes: 1024 * 1024 * 1024,
+  stderrBytes: 1024 * 1024 * 1024,
+};
+
+const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url));
+export const CONFIG_FILE_NAME = "conductor.jsonc";
+
+type Check = (value: unknown, key: string) => unknown;
+
+function fail(key: string, expected: string, value: unknown): never {
+  throw new ConfigError(
+    `"${key}" must be ${expected}, got ${JSON.stringify(value) ?? "undefined"}`,
+  );
+}
+
+function stringList(value: unknown, key: string, each?: (s: string) => boolean): string[] {
+  if (!Array.isArray(value)) fail(key, "an array of strings", value);
+  return value.map((v, i) => {
+    // deno-lint-ignore no-control-regex
+    if (typeof v !== "string" || v === "" || /[,\u0000-\u001f]/.test(v) || (each && !each(v))) {
+      fail(`${key}[${i}]`, "a valid non-empty entry without commas", v);
+    }
+    return v;
+  });
+}
+
+function listOrTrue(value: unknown, key: string): true | string[] {
+  return value === true ? true : stringList(value, key);
+}
+
+function absoluteList(value: unknown, key: string, base: string): string[] {
+  return stringList(value, key).map((p) => isAbsolute(p) ? resolve(p) : resolve(base, p));
+}
+
+function boolean(value: unknown, key: string): boolean {
+  if (typeof value !== "boolean") fail(key, "true or false", value);
+  return value;
+}
+
+function checkObject(
+  value: unknown,
+  key: string,
+  allowed: readonly string[],
+): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    fail(key, "an object", value);
+  }
+  for (const k of Object.keys(value)) {
+    if (!allowed.includes(k)) {
+      const path = key ? `${key}.${k}` : k;
+      throw new ConfigError(`Unknown key "${path}": expected one of ${allowed.join(", ")}`);
+    }
+  }
+  return value as Record<string, unknown>;
+}
+
+function resolveCeiling(raw: unknown, base: string): Ceiling {
+  const obj = checkObject(raw, "ceiling", Object.keys(DEFAULT_CEILING));
+  const c: Ceiling = structuredClone(DEFAULT_CEILING);
+  const checks: Record<keyof Ceiling, Check> = {
+    net: (v, k) => listOrTrue(v, k),
+    privateNet: (v, k) =>
+      stringList(v, k, (s) => parseCidr(s) !== undefined || /^\[[0-9a-fA-F:.]+\]$/.test(s)),
+    read: (v, k) => absoluteList(v, k, base),
+    write: (v, k) => absoluteList(v, k, base),
+    env: (v, k) => stringList(v, k, (s) => /^[A-Za-z_][A-Za-z0-9_]*\*?$|^\*$/.test(s)),
+    import: (v, k) => stringList(v, k),
+    sys: (v, k) => v === true ? true : stringList(v, k, (s) => SYS_NAMES.includes(s)),
+    run: (v, k) => stringList(v, k),
+    ffi: boolean,
+    all: boolean,
+  };
+  for (const [key, value] of Object.entries(obj)) {
+    const k = key as keyof Ceiling;
+    (c as unknown as Record<string, unknown>)[k] = checks[k](value, `ceiling.${k}`);
+  }
+  return c;
+}
+
+function resolveLimits(raw: unknown, key: string, defaults: Limits, max: Limits): Limits {
+  const obj = checkObject(raw, key, Object.keys(DEFAULT_LIMITS));
+  const out = { ...defaults };
+  for (const [k, v] of Object.entries(obj)) {
+    const name = k as keyof Limits;
+    if (!Number.isInteger(v) || (v as number) < MIN_LIMITS[name] || (v as number) > max[name]) {
+      fail(`${key}.${name}`, `an integer from ${MIN_LIMITS[name]} to ${max[name]}`, v);
+    }
+    out[name] = v as number;
+  }
+  return out;
+}
+
+/**
+ * Resolves a parsed config object. Relative paths are taken from `baseDir`.
+ * @throws {ConfigError} naming the key
+ */
+export function resolveConfig(
+  raw: unknown,
+  baseDir: string = PROJECT_ROOT,
+  source?: string,
+): ResolvedConfig {
+  const obj = checkObject(raw ?? {}, "", [
+    "$schema",
+    "workspacesDir",
+    "denoDir",
+    "ceiling",
+    "limits",
+    "maxLimits",
+  ]);
+  const path = (key: string, fallback: string) => {
+    const v = obj[key];
+    if (v === undefined) return fallback;
+    if (typeof v !== "string" || v === "") fail(key, "a non-empty path", v);
+    return resolve(baseDir, v);
+  };
+  const workspacesDir = path("workspacesDir", resolve(baseDir, "workspaces"));
+  const denoDir = path("denoDir", resolve(workspacesDir, ".deno"));
+  const ceiling = obj.ceiling === undefined
+    ? structuredClone(DEFAULT_CEILING)
+    : resolveCeiling(obj.ceiling, baseDir);
+  const maxLimits = obj.maxLimits === undefined
+    ? { ...DEFAULT_MAX_LIMITS }
+    : resolveLimits(obj.maxLimits, "maxLimits", DEFAULT_MAX_LIMITS, ABSOLUTE_MAX);
+  const defaults = Object.fromEntries(
+    Object.entries(DEFAULT_LIMITS).map(([k, v]) => [k, Math.min(v, maxLimits[k as keyof Limits])]),
+  ) as unknown as Limits;
+  const limits = obj.limits === undefined
+    ? defaults
+    : resolveLimits(obj.limits, "limits", defaults, maxLimits);
+  return { source, workspacesDir, denoDir, ceiling, limits, maxLimits };
+}
+
+/** Parses JSONC text, with line and column in the error. */
+export function parseJsonc(text: string, name: string): unknown {
+  const errors: ParseError[] = [];
+  const value = parse(text, errors, { allowTrailingComma: true, disallowComments: false });
+  const first = errors[0];
+  if (first) {
+    const before = text.slice(0, first.offset);
+    const line = before.split("\n").length;
+    const column = first.offset - before.lastIndexOf("\n");
+    throw new ConfigError(
+      `Cannot parse config "${name}": ${
+        printParseErrorCode(first.error)
+      } at line ${line}, column ${column}`,
+    );
+  }
+  return value;
+}
+
+/** Where to look for the config: `--config`, then `CONDUCTOR_CONFIG`, then `./conductor.jsonc`. */
+export interface LoadConfigOptions {
+  /** Path given with `--config`. */
+  path?: string | undefined;
+  /** Value of `CONDUCTOR_CONFIG`. */
+  envPath?: string | undefined;
+  /** Folder searched for `conductor.jsonc` when no path is given. @default Deno.cwd() */
+  cwd?: string;
+}
+
+/**
+ * Finds, reads and resolves the config. No file found: the secure defaults.
+ * @throws {ConfigError} for an unreadable, malformed or invalid file
+ */
+export async function loadConfig(options: LoadConfigOptions = {}): Promise<ResolvedConfig> {
+  const cwd = options.cwd ?? Deno.cwd();
+  const explicit = options.path ?? options.envPath;
+  const file = explicit ? resolve(cwd, explicit) : resolve(cwd, CONFIG_FILE_NAME);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (error) {
+    if (!explicit && error instanceof Deno.errors.NotFound) return resolveConfig({}, PROJECT_ROOT);
+    throw new ConfigError(`Cannot read config "${file}": ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const raw = parseJsonc(text, file);
+  try {
+    return resolveConfig(raw, dirname(file), file);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      throw new ConfigError(`Invalid config "${file}": ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * File-system checks on granted paths, after `permissions.ts` has checked them lexically.
+ *
+ * Security: Deno's read/write grants are lexical. A symlink that already exists inside a
+ * granted folder is followed anywhere, for read AND write, and a hard link shares the
+ * inode of a file elsewhere. So before a folder is granted, the real path of each grant
+ * must lie inside an allowed root, and no symlink or hard link inside it may lead out.
+ */
+import { dirname, join, relative } from "node:path";
+import type { Denial, Permissions } from "./permissions.ts";
+import { isInside } from "./paths.ts";
+
+/** At most this many entries are examined below one granted folder. */
+export const MAX_SCAN_ENTRIES = 20_000;
+
+/** The real path of `path`, or of its nearest existing ancestor joined with the rest. */
+export async function realPathOrAncestor(path: string): Promise<string> {
+  let rest = "";
+  let current = path;
+  while (true) {
+    try {
+      const real = await Deno.realPath(current);
+      return rest ? join(real, rest) : real;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      const parent = dirname(current);
+      if (parent === current) return path;
+      rest = rest ? join(current.slice(parent.length + 1), rest) : current.slice(parent.length + 1);
+      current = parent;
+    }
+  }
+}
+
+interface ScanState {
+  entries: number;
+  /** inode key -> [links seen, link count, first path] */
+  inodes: Map<string, [number, number, string]>;
+}
+
+async function scan(
+  dir: string,
+  roots: string[],
+  state: ScanState,
+  problems: string[],
+): Promise<void> {
+  let listing: AsyncIterable<Deno.DirEntry>;
+  try {
+    listing = Deno.readDir(dir);
+  } catch {
+    return;
+  }
+  for await (const entry of listing) {
+    if (++state.entries > MAX_SCAN_ENTRIES) {
+      problems.push(`holds more than ${MAX_SCAN_ENTRIES} entries, too many to check for links`);
+      return;
+    }
+    const path = join(dir, entry.name);
+    if (entry.isSymlink) {
+      const target = await realPathOrAncestor(path).catch(() => path);
+      if (!roots.some((root) => isInside(target, root))) {
+        problems.push(`holds a symlink "${path}" that leads outside, to "${target}"`);
+      }
+    } else if (entry.isDirectory) {
+      await scan(path, roots, state, problems);
+    } else if (entry.isFile) {
+      const info = await Deno.lstat(path);
+      if ((info.nlink ?? 1) > 1 && info.ino !== null) {
+        const key = `${info.dev}:${info.ino}`;
+        const seen = state.inodes.get(key);
+        state.inodes.set(key, [(seen?.[0] ?? 0) + 1, info.nlink ?? 1, seen?.[2] ?? path]);
+      }
+    }
+    if (problems.length) return;
+  }
+}
+
+/**
+ * Checks granted read/write paths on disk. Each must really lie inside one of `roots`
+ * (real paths), and a granted folder may hold no symlink or hard link leading outside.
+ * @returns one denial per refused grant
+ */
+export async function checkGrantedPaths(
+  granted: Permissions,
+  roots: string[],
+): Promise<Denial[]> {
+  const realRoots = await Promise.all(roots.map(realPathOrAncestor));
+  const denied: Denial[] = [];
+  for (const kind of ["read", "write"] as const) {
+    for (const path of granted[kind] ?? []) {
+      const real = await realPathOrAncestor(path);
+      if (!realRoots.some((root) => isInside(real, root))) {
+        denied.push({
+          kind,
+          value: path,
+          reason: `resolves through a symlink to "${real}", outside the allowed folders`,
+        });
+        continue;
+      }
+      let info: Deno.FileInfo;
+      try {
+        info = await Deno.stat(real);
+      } catch {
+        continue; // does not exist yet: nothing inside it to check
+      }
+      const problems: string[] = [];
+      if (info.isDirectory) {
+        const state: ScanState = { entries: 0, inodes: new Map() };
+        await scan(real, realRoots, state, problems);
+        for (const [seen, links, first] of state.inodes.values()) {
+          if (links > seen) {
+            problems.push(
+              `holds a hard link "${relative(real, first)}" whose other names are outside`,
+            );
+            break;
+          }
+        }
+      } else if ((info.nlink ?? 1) > 1) {
+        problems.push("is a file with hard links elsewhere");
+      }
+      if (problems.length) denied.push({ kind, value: path, reason: problems[0]! });
+    }
+  }
+  return denied;
+}

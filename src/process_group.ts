@@ -1,0 +1,109 @@
+/**
+ * Process groups of sandbox children: resident memory, killing, and the sweep of groups
+ * left behind by a conductor that crashed. Linux `/proc` only.
+ */
+
+/** The env var that ties a child to the conductor that started it: `<pid>.<start ticks>`. */
+export const OWNER_ENV = "CONDUCTOR_OWNER";
+
+/** Sends SIGKILL to a whole process group; a group already gone is fine. */
+export function killGroup(pgid: number): void {
+  try {
+    Deno.kill(-pgid, "SIGKILL");
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound) && !(error instanceof TypeError)) {
+      // ESRCH surfaces as NotFound; anything else is a real failure worth knowing.
+      throw error;
+    }
+  }
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Fields of /proc/PID/stat from field 3 (state) on; `undefined` when the process is gone. */
+function statFields(pid: number): string[] | undefined {
+  const stat = readText(`/proc/${pid}/stat`);
+  // The command name (field 2) may hold spaces and parentheses: split after the last ")".
+  return stat ? stat.slice(stat.lastIndexOf(")") + 2).split(" ") : undefined;
+}
+
+/** The start time of a process in clock ticks since boot (field 22 of /proc/PID/stat). */
+export function processStartTicks(pid: number): string | undefined {
+  return statFields(pid)?.[19];
+}
+
+/** This conductor's identity, to be put in each child's env under OWNER_ENV. */
+export function ownerToken(pid: number = Deno.pid): string {
+  return `${pid}.${processStartTicks(pid) ?? "0"}`;
+}
+
+/** The pids of a process and all its descendants, through /proc/PID/task/TID/children. */
+export function processTree(root: number): number[] {
+  const seen = [root];
+  for (let i = 0; i < seen.length && seen.length < 4096; i++) {
+    const pid = seen[i]!;
+    let tasks: Iterable<Deno.DirEntry>;
+    try {
+      tasks = Deno.readDirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const task of tasks) {
+      const children = readText(`/proc/${pid}/task/${task.name}/children`);
+      if (!children) continue;
+      for (const child of children.trim().split(" ")) {
+        const n = Number(child);
+        if (n > 0 && !seen.includes(n)) seen.push(n);
+      }
+    }
+  }
+  return seen;
+}
+
+/** Resident memory of a process and its descendants, in bytes. */
+export function treeRssBytes(root: number): number {
+  let total = 0;
+  for (const pid of processTree(root)) {
+    const status = readText(`/proc/${pid}/status`);
+    const m = status && /^VmRSS:\s+(\d+) kB$/m.exec(status);
+    if (m) total += Number(m[1]) * 1024;
+  }
+  return total;
+}
+
+/**
+ * Kills the process groups of children whose conductor is gone: processes whose argv
+ * names `bootstrapPath` and whose OWNER_ENV names a process that no longer exists (or a
+ * different process with the same pid). Children of live conductors are left alone.
+ * @returns the pids of the groups killed
+ */
+export function sweepOrphans(bootstrapPath: string): number[] {
+  const killed: number[] = [];
+  let entries: Iterable<Deno.DirEntry>;
+  try {
+    entries = Deno.readDirSync("/proc");
+  } catch {
+    return killed;
+  }
+  for (const entry of entries) {
+    const pid = Number(entry.name);
+    if (!(pid > 0) || pid === Deno.pid) continue;
+    const cmdline = readText(`/proc/${pid}/cmdline`);
+    if (!cmdline?.includes(bootstrapPath)) continue;
+    const environ = readText(`/proc/${pid}/environ`) ?? "";
+    const owner = environ.split("\0").find((kv) => kv.startsWith(OWNER_ENV + "="));
+    if (!owner) continue;
+    const [ownerPid, ownerStart] = owner.slice(OWNER_ENV.length + 1).split(".");
+    if (processStartTicks(Number(ownerPid)) === ownerStart) continue; // owner alive
+    if (statFields(pid)?.[2] !== String(pid)) continue; // not a group leader we started
+    killGroup(pid);
+    killed.push(pid);
+  }
+  return killed;
+}

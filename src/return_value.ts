@@ -1,0 +1,52 @@
+/**
+ * Makes the last top-level expression of a module its default export, so that
+ * `... ; data.stargazers_count` returns that number, as a REPL would.
+ *
+ * Runs in the conductor on untrusted text: it only parses, never evaluates. Code that
+ * does not parse, or that has its own default export, is returned unchanged (Deno then
+ * reports the syntax error itself, with its own message).
+ */
+
+type Parser = typeof import("@babel/parser");
+let parser: Promise<Parser> | undefined;
+
+/** Starts loading the parser (about 20 ms once), so that it overlaps with a spawn. */
+export function preloadParser(): Promise<Parser> {
+  return parser ??= import("@babel/parser");
+}
+
+interface Node {
+  type: string;
+  start?: number | null;
+  end?: number | null;
+  expression?: Node;
+  specifiers?: { exported?: { name?: string; value?: string } }[];
+}
+
+function isDefaultExport(node: Node): boolean {
+  if (node.type === "ExportDefaultDeclaration") return true;
+  if (node.type !== "ExportNamedDeclaration") return false;
+  return (node.specifiers ?? []).some((s) =>
+    s.exported?.name === "default" || s.exported?.value === "default"
+  );
+}
+
+export async function exposeLastExpression(code: string): Promise<string> {
+  const { parse } = await preloadParser();
+  let body: Node[];
+  try {
+    body = parse(code, {
+      sourceType: "module",
+      allowAwaitOutsideFunction: true,
+      plugins: ["typescript", "explicitResourceManagement"],
+    }).program.body as Node[];
+  } catch {
+    return code;
+  }
+  if (body.some(isDefaultExport)) return code;
+  const last = body.at(-1);
+  const expr = last?.type === "ExpressionStatement" ? last.expression : undefined;
+  if (!last || !expr || expr.start == null || expr.end == null || last.end == null) return code;
+  return code.slice(0, expr.start) + "export default (" + code.slice(expr.start, expr.end) +
+    ");" + code.slice(last.end);
+}
