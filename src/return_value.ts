@@ -34,18 +34,26 @@ function isDefaultExport(node: Node): boolean {
 export async function exposeLastExpression(code: string): Promise<string> {
   const { parse } = await preloadParser();
   let body: Node[];
+  let directives: Node[];
   try {
-    body = parse(code, {
+    const { program } = parse(code, {
       sourceType: "module",
       allowAwaitOutsideFunction: true,
       plugins: ["typescript", "explicitResourceManagement"],
-    }).program.body as Node[];
+    });
+    body = program.body as Node[];
+    directives = program.directives as Node[];
   } catch {
     return code;
   }
   if (body.some(isDefaultExport)) return code;
-  const last = body.at(-1);
-  const expr = last?.type === "ExpressionStatement" ? last.expression : undefined;
+  // A program that is only a string literal (`'hi'`) parses as a directive.
+  const last = body.at(-1) ?? directives.at(-1);
+  const expr = last?.type === "ExpressionStatement"
+    ? last.expression
+    : last?.type === "Directive"
+    ? (last as Node & { value: Node }).value
+    : undefined;
   if (!last || !expr || expr.start == null || expr.end == null || last.end == null) return code;
   return code.slice(0, expr.start) + "export default (" + code.slice(expr.start, expr.end) +
     ");" + code.slice(last.end);

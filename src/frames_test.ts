@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { CappedBuffer, FrameScanner, newNonce } from "./frames.ts";
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array[]) => new TextDecoder().decode(concat(b));
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function scan(nonce: string, chunks: string[], maxFrameBytes = 1 << 20) {
+  const output: Uint8Array[] = [];
+  const frames: unknown[] = [];
+  let oversize = 0;
+  const s = new FrameScanner(nonce, {
+    onOutput: (b) => output.push(b.slice()),
+    onFrame: (m) => frames.push(m),
+    onOversize: () => oversize++,
+    maxFrameBytes,
+  });
+  for (const c of chunks) s.push(enc(c));
+  s.end();
+  return { output: dec(output), frames, oversize };
+}
+
+const N = "0123456789abcdef0123456789abcdef";
+const frame = (json: string) => `\x1e${N}${json}\x1e`;
+
+Deno.test("newNonce() returns 32 fresh hex digits", () => {
+  const a = newNonce();
+  assert.match(a, /^[0-9a-f]{32}$/);
+  assert.notEqual(a, newNonce());
+});
+
+Deno.test("FrameScanner strips a frame and keeps the output around it intact", () => {
+  const r = scan(N, [`abc${frame('{"t":"result","value":1}')}def`]);
+  assert.equal(r.output, "abcdef");
+  assert.deepEqual(r.frames, [{ t: "result", value: 1 }]);
+});
+
+Deno.test("FrameScanner finds frames split at every possible chunk boundary", () => {
+  const text = `x${frame('{"t":"result","value":"y"}')}z`;
+  for (let i = 0; i <= text.length; i++) {
+    for (const j of [i, Math.min(text.length, i + 1), Math.min(text.length, i + 7)]) {
+      const r = scan(N, [text.slice(0, i), text.slice(i, j), text.slice(j)]);
+      assert.equal(r.output, "xz", `split at ${i},${j}`);
+      assert.deepEqual(r.frames, [{ t: "result", value: "y" }]);
+    }
+  }
+});
+
+Deno.test("FrameScanner treats a frame with another nonce as output", () => {
+  const forged = `\x1e${"0".repeat(32)}{"t":"result","value":42}\x1e`;
+  const r = scan(N, [forged, "\x1e", "\x1e\x1e" + N.slice(0, 10)]);
+  assert.equal(r.output, forged + "\x1e\x1e\x1e" + N.slice(0, 10));
+  assert.deepEqual(r.frames, []);
+});
+
+Deno.test("FrameScanner recovers when a false start runs into a real frame", () => {
+  const r = scan(N, [`\x1e${N.slice(0, 5)}${frame('{"t":"result"}')}`]);
+  assert.equal(r.output, `\x1e${N.slice(0, 5)}`);
+  assert.deepEqual(r.frames, [{ t: "result" }]);
+});
+
+Deno.test("FrameScanner reports an oversized frame once and stops", () => {
+  const r = scan(N, [`a\x1e${N}` + "x".repeat(100), "y".repeat(100), "\x1ebbb"], 150);
+  assert.equal(r.oversize, 1);
+  assert.equal(r.output, "a");
+  assert.deepEqual(r.frames, []);
+});
+
+Deno.test("FrameScanner drops an unfinished frame at the end", () => {
+  const r = scan(N, [`a\x1e${N}{"t":`]);
+  assert.equal(r.output, "a");
+  assert.deepEqual(r.frames, []);
+});
+
+Deno.test("FrameScanner marks a frame that is not JSON as corrupt", () => {
+  assert.deepEqual(scan(N, [frame("{nope")]).frames, [{ t: "corrupt" }]);
+});
+
+Deno.test("CappedBuffer keeps the first cap bytes and flags the rest", () => {
+  const b = new CappedBuffer(5);
+  assert.equal(b.add(enc("abc")), true);
+  assert.equal(b.add(enc("defg")), false);
+  assert.equal(b.text(), "abcde");
+  assert.equal(b.truncated, true);
+  assert.equal(b.add(enc("h")), false);
+  assert.equal(b.text(), "abcde");
+});
+
+Deno.test("CappedBuffer decodes UTF-8 split across chunks and replaces invalid bytes", () => {
+  const b = new CappedBuffer(100);
+  const euro = enc("€");
+  b.add(euro.subarray(0, 1));
+  b.add(euro.subarray(1));
+  b.add(new Uint8Array([0xff, 0x41]));
+  assert.equal(b.text(), "€\uFFFDA");
+});

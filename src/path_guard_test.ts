@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { checkGrantedPaths, realPathOrAncestor } from "./path_guard.ts";
+import { isInside } from "./paths.ts";
+
+async function tree() {
+  const root = await Deno.realPath(await Deno.makeTempDir());
+  const files = join(root, "files");
+  const outside = join(root, "outside");
+  await Deno.mkdir(join(files, "sub"), { recursive: true });
+  await Deno.mkdir(outside);
+  await Deno.writeTextFile(join(outside, "secret"), "s");
+  await Deno.writeTextFile(join(files, "sub", "ok.txt"), "ok");
+  return {
+    files,
+    outside,
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(root, { recursive: true });
+    },
+  };
+}
+
+Deno.test("isInside() compares normalized paths, not string prefixes", () => {
+  assert.ok(isInside("/a/b", "/a"));
+  assert.ok(isInside("/a", "/a"));
+  assert.ok(isInside("/a/b/../c", "/a"));
+  assert.ok(isInside("/a/..b", "/a"));
+  assert.ok(!isInside("/ab", "/a"));
+  assert.ok(!isInside("/a/../b", "/a"));
+  assert.ok(!isInside("/", "/a"));
+});
+
+Deno.test("realPathOrAncestor() resolves through the nearest existing folder", async () => {
+  await using t = await tree();
+  await Deno.symlink(t.outside, join(t.files, "link"));
+  assert.equal(await realPathOrAncestor(join(t.files, "new", "x")), join(t.files, "new", "x"));
+  assert.equal(await realPathOrAncestor(join(t.files, "link", "new")), join(t.outside, "new"));
+});
+
+Deno.test("checkGrantedPaths() passes a plain folder and files inside it", async () => {
+  await using t = await tree();
+  const denied = await checkGrantedPaths(
+    { read: [t.files, join(t.files, "sub", "ok.txt")], write: [join(t.files, "not-yet")] },
+    [t.files],
+  );
+  assert.deepEqual(denied, []);
+});
+
+Deno.test("checkGrantedPaths() refuses a folder holding a symlink that leads outside", async () => {
+  await using t = await tree();
+  await Deno.symlink(join(t.outside, "secret"), join(t.files, "sub", "s"));
+  const denied = await checkGrantedPaths({ read: [t.files], write: [join(t.files, "sub")] }, [
+    t.files,
+  ]);
+  assert.deepEqual(denied.map((d) => d.kind), ["read", "write"]);
+  assert.match(
+    denied[0]!.reason,
+    /holds a symlink ".*sub\/s" that leads outside, to ".*outside\/secret"/,
+  );
+});
+
+Deno.test("checkGrantedPaths() allows a symlink that stays inside", async () => {
+  await using t = await tree();
+  await Deno.symlink(join(t.files, "sub", "ok.txt"), join(t.files, "inner"));
+  assert.deepEqual(await checkGrantedPaths({ read: [t.files] }, [t.files]), []);
+});
+
+Deno.test("checkGrantedPaths() refuses a grant whose own path goes through a symlink", async () => {
+  await using t = await tree();
+  await Deno.symlink(t.outside, join(t.files, "out"));
+  const denied = await checkGrantedPaths({ write: [join(t.files, "out", "x")] }, [t.files]);
+  assert.equal(denied.length, 1);
+  assert.match(denied[0]!.reason, /resolves through a symlink to ".*outside\/x"/);
+});
+
+Deno.test("checkGrantedPaths() refuses a hard link to a file outside", async () => {
+  await using t = await tree();
+  await Deno.link(join(t.outside, "secret"), join(t.files, "sub", "hard"));
+  const denied = await checkGrantedPaths({ read: [t.files] }, [t.files]);
+  assert.equal(denied.length, 1);
+  assert.match(denied[0]!.reason, /hard link "sub\/hard"/);
+  const direct = await checkGrantedPaths({ read: [join(t.files, "sub", "hard")] }, [t.files]);
+  assert.match(direct[0]!.reason, /hard links elsewhere/);
+});
+
+Deno.test("checkGrantedPaths() allows hard links whose names are all inside", async () => {
+  await using t = await tree();
+  await Deno.link(join(t.files, "sub", "ok.txt"), join(t.files, "ok2.txt"));
+  assert.deepEqual(await checkGrantedPaths({ read: [t.files] }, [t.files]), []);
+});

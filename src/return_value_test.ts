@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { exposeLastExpression } from "./return_value.ts";
+
+Deno.test("exposeLastExpression() exports the last top-level expression", async (t) => {
+  const cases: [string, string][] = [
+    ["1 + 1", "export default (1 + 1);"],
+    ["const a = 1;\na * 2;", "const a = 1;\nexport default (a * 2);"],
+    [
+      "const r = await fetch(u);\nconst data = await r.json();\ndata.stargazers_count",
+      "const r = await fetch(u);\nconst data = await r.json();\nexport default (data.stargazers_count);",
+    ],
+    [
+      "await Promise.resolve(3) // trailing",
+      "export default (await Promise.resolve(3)); // trailing",
+    ],
+    ["const x: number = 2;\nx as number", "const x: number = 2;\nexport default (x as number);"],
+    ["1, 2", "export default (1, 2);"],
+    ["'hi'", "export default ('hi');"],
+  ];
+  for (const [code, expected] of cases) {
+    await t.step(JSON.stringify(code), async () => {
+      assert.equal(await exposeLastExpression(code), expected);
+    });
+  }
+});
+
+Deno.test("exposeLastExpression() leaves code unchanged when there is nothing to expose", async (t) => {
+  const cases = [
+    "const a = 1;",
+    "export default 5;\n6",
+    "const a = 1; export { a as default };\na",
+    "function f() {}",
+    "if (x) { 1 }",
+    "let x = ;", // does not parse: Deno reports the SyntaxError itself
+    "",
+  ];
+  for (const code of cases) {
+    await t.step(JSON.stringify(code), async () => {
+      assert.equal(await exposeLastExpression(code), code);
+    });
+  }
+});
+
+Deno.test("exposeLastExpression() keeps line numbers of every statement", async () => {
+  const code = "const a = 1;\n\n\nthrow_here(a)\n";
+  const out = await exposeLastExpression(code);
+  assert.equal(out.split("\n").findIndex((l) => l.includes("throw_here")), 3);
+});
