@@ -195,17 +195,17 @@ Deno.test("conductor exec --explain prints the plan exactly, and runs nothing", 
 Deno.test("conductor exec --explain exits 3 and lists denials for a refused request", async () => {
   const r = await conductor(["exec", "--explain", "--allow-read=../x", "--allow-all", "-e", "1"]);
   assert.equal(r.code, 3);
-  assert.match(r.stdout, /denied:\n  - read "\.\.\/x": outside the conversation's files folder/);
+  assert.match(r.stdout, /denied:\n {2}- read "\.\.\/x": outside the conversation's files folder/);
   assert.match(
     r.stdout,
-    /  - all "true": all is never granted unless the operator's config allows it/,
+    / {2}- all "true": all is never granted unless the operator's config allows it/,
   );
 });
 
 Deno.test("conductor --help and exec --help describe the commands", async () => {
   const main = await conductor(["--help"]);
   assert.equal(main.code, 0);
-  assert.match(main.stdout, /Commands:\n  exec/);
+  assert.match(main.stdout, /Commands:\n {2}exec/);
   const exec = await conductor(["exec", "--help"]);
   assert.match(exec.stdout, /--allow-net\[=HOSTS\]/);
   assert.match(exec.stdout, /--explain/);
