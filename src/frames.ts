@@ -123,34 +123,3 @@ export class FrameScanner {
     this.#opts.onFrame(message);
   }
 }
-
-/** Keeps at most `cap` bytes; reports when more arrived. */
-export class CappedBuffer {
-  #chunks: Uint8Array[] = [];
-  #size = 0;
-  truncated = false;
-
-  constructor(readonly cap: number) {}
-
-  /** Adds bytes; returns false once the cap is exceeded (the excess is dropped). */
-  add(bytes: Uint8Array): boolean {
-    const room = this.cap - this.#size;
-    if (bytes.length > room) {
-      if (room > 0) this.#chunks.push(bytes.slice(0, room));
-      this.#size = this.cap;
-      this.truncated = true;
-      return false;
-    }
-    this.#chunks.push(bytes);
-    this.#size += bytes.length;
-    return true;
-  }
-
-  /** The bytes kept, decoded as UTF-8 (invalid sequences become U+FFFD). */
-  text(): string {
-    const decoder = new TextDecoder();
-    let out = "";
-    for (const chunk of this.#chunks) out += decoder.decode(chunk, { stream: true });
-    return out + decoder.decode();
-  }
-}

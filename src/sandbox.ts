@@ -5,7 +5,8 @@
 import { fileURLToPath } from "node:url";
 import type { ResolvedConfig } from "./config.ts";
 import type { ExecutionError, ExecutionResult, ExecutionStatus } from "./execution_result.ts";
-import { CappedBuffer, FrameScanner, newNonce } from "./frames.ts";
+import { CappedBuffer, drain } from "./capture.ts";
+import { FrameScanner, newNonce } from "./frames.ts";
 import { heapMbFor, type LimitsRequest, resolveLimits } from "./limits.ts";
 import type { Limits } from "./config.ts";
 import { checkGrantedPaths } from "./path_guard.ts";
@@ -348,29 +349,6 @@ export class Sandbox {
       if (!resultFrame && stderr) result.error.message += `: ${lastLines(stderr)}`;
     }
     return result;
-  }
-}
-
-/** Reads a stream into a scanner until it ends or `stop` is aborted. */
-async function drain(
-  stream: ReadableStream<Uint8Array>,
-  scanner: FrameScanner,
-  stop: AbortSignal,
-): Promise<void> {
-  const reader = stream.getReader();
-  const cancel = () => reader.cancel().catch(() => {});
-  stop.addEventListener("abort", cancel, { once: true });
-  try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      scanner.push(value);
-    }
-  } catch {
-    // stream cancelled or errored: what was read is kept
-  } finally {
-    stop.removeEventListener("abort", cancel);
-    scanner.end();
   }
 }
 
