@@ -68,16 +68,8 @@ async function readHeader(): Promise<Header> {
 
 const header = await readHeader();
 const nonce = header.nonce;
-const codeUrl = "data:application/typescript;base64," + toBase64(encode(header.code));
+const codeUrl = "data:application/typescript;base64," + encode(header.code).toBase64();
 let errorSent = false;
-
-function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
-}
 
 function writeAll(write: (b: Uint8Array) => number, bytes: Uint8Array): boolean {
   try {

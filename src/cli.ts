@@ -231,7 +231,10 @@ export function renderPlan(plan: ExecutionPlan): string {
     `limits: ${Object.entries(plan.limits).map(([k, v]) => `${k}=${v}`).join(" ")}`,
   );
   if (plan.argv.length) {
-    lines.push(`env: ${plan.envNames.join(" ")}`, `argv: ${plan.argv.map(shellQuote).join(" ")}`);
+    lines.push(
+      `env: ${Object.keys(plan.env).sort().join(" ")}`,
+      `argv: ${plan.argv.map(shellQuote).join(" ")}`,
+    );
   }
   return lines.join("\n") + "\n";
 }
@@ -274,7 +277,9 @@ async function exec(args: string[]): Promise<number> {
   const sandbox = new Sandbox(config);
   if (parsed.explain) {
     const plan = await sandbox.plan(parsed.request, { dryRun: true });
-    await writeOut(parsed.json ? JSON.stringify(plan, null, 2) + "\n" : renderPlan(plan));
+    // Security: env values may be secrets granted to the child; show names only.
+    const shown = { ...plan, env: Object.keys(plan.env).sort() };
+    await writeOut(parsed.json ? JSON.stringify(shown, null, 2) + "\n" : renderPlan(plan));
     return plan.rejection ? EXIT.refused : EXIT.ok;
   }
   const controller = new AbortController();

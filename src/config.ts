@@ -5,6 +5,7 @@
 import { dirname, isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse, type ParseError, printParseErrorCode } from "jsonc-parser";
+import { DEFAULT_DEPENDENCY_POLICY, type DependencyPolicy } from "./dependencies.ts";
 import { type Ceiling, DEFAULT_CEILING, SYS_NAMES } from "./permissions.ts";
 import { parseCidr } from "./private_net.ts";
 
@@ -27,6 +28,11 @@ export interface ConductorConfig {
   ceiling?: Partial<Ceiling>;
   limits?: Partial<Limits>;
   maxLimits?: Partial<Limits>;
+  dependencies?: Partial<DependencyPolicy>;
+  workspaceQuotaMb?: number;
+  workspaceTtlHours?: number;
+  readFileMaxBytes?: number;
+  installTimeoutMs?: number;
 }
 
 export interface ResolvedConfig {
@@ -38,6 +44,16 @@ export interface ResolvedConfig {
   ceiling: Ceiling;
   limits: Limits;
   maxLimits: Limits;
+  /** Which packages may be installed, and whether versions must be exact. */
+  dependencies: DependencyPolicy;
+  /** Size quota of a workspace's files folder. @default 256 MB */
+  workspaceQuotaBytes: number;
+  /** Idle time after which GC deletes a workspace. @default 24 hours */
+  workspaceTtlMs: number;
+  /** Largest file `read_file` returns. @default 1 MiB */
+  readFileMaxBytes: number;
+  /** Time allowed to one dependency install. @default 120000 */
+  installTimeoutMs: number;
 }
 
 /** A config that cannot be used; the message names the file and the key. */
@@ -179,7 +195,20 @@ export function resolveConfig(
     "ceiling",
     "limits",
     "maxLimits",
+    "dependencies",
+    "workspaceQuotaMb",
+    "workspaceTtlHours",
+    "readFileMaxBytes",
+    "installTimeoutMs",
   ]);
+  const integer = (key: string, fallback: number, min: number, max: number) => {
+    const v = obj[key];
+    if (v === undefined) return fallback;
+    if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) {
+      fail(key, `an integer from ${min} to ${max}`, v);
+    }
+    return v as number;
+  };
   const path = (key: string, fallback: string) => {
     const v = obj[key];
     if (v === undefined) return fallback;
@@ -200,7 +229,32 @@ export function resolveConfig(
   const limits = obj.limits === undefined
     ? defaults
     : resolveLimits(obj.limits, "limits", defaults, maxLimits);
-  return { source, workspacesDir, denoDir, ceiling, limits, maxLimits };
+  return {
+    source,
+    workspacesDir,
+    denoDir,
+    ceiling,
+    limits,
+    maxLimits,
+    dependencies: resolveDependencyPolicy(obj.dependencies),
+    workspaceQuotaBytes: integer("workspaceQuotaMb", 256, 1, 1024 * 1024) * 1024 * 1024,
+    workspaceTtlMs: integer("workspaceTtlHours", 24, 0, 24 * 365) * 3600_000,
+    readFileMaxBytes: integer("readFileMaxBytes", 1024 * 1024, 1, 1024 * 1024 * 1024),
+    installTimeoutMs: integer("installTimeoutMs", 120_000, 1000, 3600_000),
+  };
+}
+
+function resolveDependencyPolicy(raw: unknown): DependencyPolicy {
+  if (raw === undefined) return structuredClone(DEFAULT_DEPENDENCY_POLICY);
+  const obj = checkObject(raw, "dependencies", ["allow", "requirePinned"]);
+  return {
+    allow: obj.allow === undefined
+      ? [...DEFAULT_DEPENDENCY_POLICY.allow]
+      : stringList(obj.allow, "dependencies.allow", (s) => /^[@a-z0-9*][a-z0-9._~*/-]*$/.test(s)),
+    requirePinned: obj.requirePinned === undefined
+      ? DEFAULT_DEPENDENCY_POLICY.requirePinned
+      : boolean(obj.requirePinned, "dependencies.requirePinned"),
+  };
 }
 
 /** Parses JSONC text, with line and column in the error. */

@@ -34,4 +34,6 @@ export interface ExecutionResult {
   durationMs: number;
   exitCode?: number;
   signal?: string;
+  /** Things the caller should know that are not failures (e.g. the workspace is over quota). */
+  warnings?: string[];
 }

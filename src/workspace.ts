@@ -1,6 +1,7 @@
 /**
  * Conversation workspaces: `<workspacesDir>/<id>/files/` (the child's cwd, the only folder
- * ever granted by default) and `<workspacesDir>/<id>/meta/` (conductor-owned, never granted).
+ * ever granted by default) and `<workspacesDir>/<id>/meta/` (conductor-owned: import map,
+ * lockfile, bookkeeping; never granted). Ids, layout, bookkeeping, size, listing, GC.
  */
 import { join } from "node:path";
 
@@ -8,10 +9,30 @@ export interface Workspace {
   id: string;
   /** `<workspacesDir>/<id>`, real path. */
   root: string;
-  /** The child's cwd; real path. */
+  /** The child's cwd. */
   filesDir: string;
   /** Conductor-owned bookkeeping; never granted to a child. */
   metaDir: string;
+}
+
+/** What the conductor remembers about a workspace (`meta/state.json`). */
+export interface WorkspaceState {
+  createdAt: string;
+  lastUsedAt: string;
+  /** Installed dependency specifiers, sorted. */
+  dependencies: string[];
+  /** Hash of the generated config and lockfile after the last successful install. */
+  installHash?: string;
+  /** Folders of the installed packages in DENO_DIR (granted read-only to runs). */
+  packageDirs?: string[];
+}
+
+export interface WorkspaceInfo {
+  id: string;
+  sizeBytes: number;
+  createdAt: string;
+  lastUsedAt: string;
+  dependencies: string[];
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
@@ -50,22 +71,212 @@ export async function workspacePaths(workspacesDir: string, id: string): Promise
   return { id, root, filesDir: join(root, "files"), metaDir: join(root, "meta") };
 }
 
-/** Creates the workspace if needed and returns its paths. */
-export async function openWorkspace(workspacesDir: string, id: string): Promise<Workspace> {
+/**
+ * Creates the workspace if needed, marks it used now (so that GC leaves it alone), and
+ * returns its paths and state.
+ */
+export async function openWorkspace(
+  workspacesDir: string,
+  id: string,
+): Promise<Workspace & { state: WorkspaceState }> {
   const ws = await workspacePaths(workspacesDir, id);
-  await Deno.mkdir(ws.filesDir, { recursive: true });
-  await Deno.mkdir(ws.metaDir, { recursive: true });
-  // Security: the id's folder must be a real folder, not a symlink planted elsewhere.
-  if ((await Deno.lstat(ws.root)).isSymlink || (await Deno.realPath(ws.filesDir)) !== ws.filesDir) {
-    throw new WorkspaceIdError(`Workspace "${id}" is not a plain folder`);
+  for (let attempt = 0;; attempt++) {
+    await Deno.mkdir(ws.filesDir, { recursive: true });
+    await Deno.mkdir(ws.metaDir, { recursive: true });
+    // Security: the id's folders must be real folders, not symlinks planted elsewhere.
+    for (const dir of [ws.root, ws.filesDir, ws.metaDir]) {
+      if ((await Deno.lstat(dir)).isSymlink) {
+        throw new WorkspaceIdError(
+          `Workspace "${id}" is not a plain folder: "${dir}" is a symlink`,
+        );
+      }
+    }
+    try {
+      return { ...ws, state: await touchWorkspace(ws) };
+    } catch (error) {
+      // A GC deleted it between mkdir and touch: make it again, once.
+      if (!(error instanceof Deno.errors.NotFound) || attempt > 0) throw error;
+    }
   }
-  return ws;
 }
 
-/** Deletes a workspace and everything in it. */
-export async function removeWorkspace(workspacesDir: string, id: string): Promise<void> {
+/** Opens an existing workspace; `undefined` when there is none with that id. */
+export async function findWorkspace(
+  workspacesDir: string,
+  id: string,
+): Promise<Workspace | undefined> {
   const ws = await workspacePaths(workspacesDir, id);
-  await Deno.remove(ws.root, { recursive: true }).catch((error) => {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  try {
+    const info = await Deno.lstat(ws.filesDir);
+    return info.isDirectory ? ws : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Deletes a workspace and everything in it; false when it did not exist. */
+export async function removeWorkspace(workspacesDir: string, id: string): Promise<boolean> {
+  const ws = await workspacePaths(workspacesDir, id);
+  try {
+    await Deno.remove(ws.root, { recursive: true });
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+function statePath(ws: Workspace): string {
+  return join(ws.metaDir, "state.json");
+}
+
+/** Reads `meta/state.json`; a missing or damaged file gives a fresh state. */
+export async function readState(ws: Workspace): Promise<WorkspaceState> {
+  try {
+    const raw = JSON.parse(await Deno.readTextFile(statePath(ws)));
+    if (typeof raw === "object" && raw && Array.isArray(raw.dependencies)) return raw;
+  } catch {
+    // missing or damaged: start over
+  }
+  const now = new Date().toISOString();
+  return { createdAt: now, lastUsedAt: now, dependencies: [] };
+}
+
+/** Writes `meta/state.json` atomically (a rename), so readers never see half a file. */
+export async function writeState(ws: Workspace, state: WorkspaceState): Promise<void> {
+  const tmp = `${statePath(ws)}.${crypto.randomUUID()}.tmp`;
+  await Deno.writeTextFile(tmp, JSON.stringify(state, null, 2) + "\n");
+  await Deno.rename(tmp, statePath(ws));
+}
+
+/** Records that the workspace was used now. */
+export async function touchWorkspace(ws: Workspace): Promise<WorkspaceState> {
+  return await withWorkspaceLock(ws, async () => {
+    const state = await readState(ws);
+    state.lastUsedAt = new Date().toISOString();
+    await writeState(ws, state);
+    return state;
   });
+}
+
+/**
+ * Runs `fn` holding the workspace's exclusive lock (`meta/.lock`, an flock that also
+ * serializes other conductor processes). Installs and bookkeeping go through it.
+ */
+export async function withWorkspaceLock<T>(ws: Workspace, fn: () => Promise<T>): Promise<T> {
+  const file = await Deno.open(join(ws.metaDir, ".lock"), { create: true, write: true });
+  try {
+    await file.lock(true);
+    return await fn();
+  } finally {
+    file.close();
+  }
+}
+
+/** Bytes used below a folder (regular files, not following symlinks). */
+export async function folderSize(dir: string): Promise<number> {
+  let total = 0;
+  const stack = [dir];
+  while (stack.length) {
+    const current = stack.pop()!;
+    let entries: AsyncIterable<Deno.DirEntry>;
+    try {
+      entries = Deno.readDir(current);
+    } catch {
+      continue;
+    }
+    try {
+      for await (const entry of entries) {
+        const path = join(current, entry.name);
+        if (entry.isDirectory) stack.push(path);
+        else if (entry.isFile) total += (await Deno.lstat(path).catch(() => ({ size: 0 }))).size;
+      }
+    } catch {
+      // removed while walking
+    }
+  }
+  return total;
+}
+
+/** Every workspace with its size and bookkeeping, most recently used first. */
+export async function listWorkspaces(workspacesDir: string): Promise<WorkspaceInfo[]> {
+  const out: WorkspaceInfo[] = [];
+  let entries: AsyncIterable<Deno.DirEntry>;
+  try {
+    entries = Deno.readDir(workspacesDir);
+  } catch {
+    return out;
+  }
+  for await (const entry of entries) {
+    if (!entry.isDirectory || !ID_RE.test(entry.name)) continue;
+    const ws = await findWorkspace(workspacesDir, entry.name);
+    if (!ws) continue;
+    const state = await readState(ws);
+    out.push({
+      id: ws.id,
+      sizeBytes: await folderSize(ws.filesDir),
+      createdAt: state.createdAt,
+      lastUsedAt: state.lastUsedAt,
+      dependencies: state.dependencies,
+    });
+  }
+  return out.sort((a, b) => b.lastUsedAt.localeCompare(a.lastUsedAt));
+}
+
+/**
+ * Ids of workspaces that some process is working in right now: any process (of any
+ * conductor) whose cwd lies inside the workspace.
+ */
+export function busyWorkspaceIds(workspacesDir: string): Set<string> {
+  const busy = new Set<string>();
+  let root: string;
+  try {
+    root = Deno.realPathSync(workspacesDir) + "/";
+  } catch {
+    return busy;
+  }
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    let cwd: string;
+    try {
+      cwd = Deno.readLinkSync(`/proc/${entry.name}/cwd`);
+    } catch {
+      continue;
+    }
+    if (cwd.startsWith(root)) busy.add(cwd.slice(root.length).split("/")[0]!);
+  }
+  return busy;
+}
+
+export interface GcOptions {
+  /** Workspaces idle longer than this are deleted. */
+  ttlMs: number;
+  /** Ids in use by this process (e.g. an execution being planned). */
+  inUse?: ReadonlySet<string>;
+  /** @default new Date() */
+  now?: Date;
+}
+
+/**
+ * Deletes workspaces idle longer than the TTL. Never deletes one in use: by this process,
+ * or by any process whose cwd is inside it (a running child, an install).
+ * @returns the ids deleted
+ */
+export async function gcWorkspaces(workspacesDir: string, options: GcOptions): Promise<string[]> {
+  const now = (options.now ?? new Date()).getTime();
+  const removed: string[] = [];
+  for (const info of await listWorkspaces(workspacesDir)) {
+    if (now - Date.parse(info.lastUsedAt) <= options.ttlMs) continue;
+    if (options.inUse?.has(info.id) || busyWorkspaceIds(workspacesDir).has(info.id)) continue;
+    const ws = await workspacePaths(workspacesDir, info.id);
+    // Re-check under the lock: a run that started meanwhile has touched the state.
+    const deleted = await withWorkspaceLock(ws, async () => {
+      const state = await readState(ws);
+      if (now - Date.parse(state.lastUsedAt) <= options.ttlMs) return false;
+      if (busyWorkspaceIds(workspacesDir).has(info.id)) return false;
+      return await removeWorkspace(workspacesDir, info.id);
+    }).catch(() => false);
+    if (deleted) removed.push(info.id);
+  }
+  return removed;
 }

@@ -1,0 +1,218 @@
+/**
+ * Everything decided about an execution before anything runs: policy (permissions,
+ * limits, dependencies), the workspace, the child's argv and environment. This is what
+ * `conductor exec --explain` prints.
+ */
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import type { Limits, ResolvedConfig } from "./config.ts";
+import type { ExecutionError } from "./execution_result.ts";
+import { checkDependencies } from "./installer.ts";
+import { heapMbFor, type LimitsRequest, resolveLimits } from "./limits.ts";
+import { checkGrantedPaths } from "./path_guard.ts";
+import {
+  buildRunArgs,
+  type Denial,
+  grantedEnvNames,
+  parsePermissions,
+  PermissionRequestError,
+  type Permissions,
+  resolvePermissions,
+} from "./permissions.ts";
+import { OWNER_ENV } from "./process_group.ts";
+import {
+  findWorkspace,
+  newConversationId,
+  openWorkspace,
+  readState,
+  validateConversationId,
+  type Workspace,
+  WorkspaceIdError,
+  workspacePaths,
+  type WorkspaceState,
+} from "./workspace.ts";
+
+/** Absolute path of the trusted bootstrap every child runs. */
+export const BOOTSTRAP_PATH = fileURLToPath(new URL("./bootstrap.ts", import.meta.url));
+
+/** Largest code accepted, in bytes of UTF-8. */
+export const MAX_CODE_BYTES = 4 * 1024 * 1024;
+
+/** One request to run code; every field but `code` is untrusted and optional. */
+export interface ExecutionRequest {
+  code: string;
+  conversationId?: string | undefined;
+  permissions?: unknown;
+  limits?: LimitsRequest | undefined;
+  /** Specifiers to install first (`npm:zod@3.23.8`); added to the workspace's. */
+  dependencies?: unknown;
+  /** The lockfile must already pin the dependencies: nothing new is resolved. */
+  frozen?: boolean | undefined;
+}
+
+/** Everything decided before anything runs. */
+export interface ExecutionPlan {
+  conversationId: string;
+  workspace: Workspace;
+  /** What the child gets, installed packages' folders (read-only) included. */
+  granted: Permissions;
+  denied: Denial[];
+  limits: Limits;
+  /** Dependency specifiers the request asks to install. */
+  dependencies: string[];
+  /** The full child command line, starting with the deno executable. */
+  argv: string[];
+  /** The child's environment; shown by name only, values may be secret. */
+  env: Record<string, string>;
+  /** Set when the request is refused before running. */
+  rejection?: ExecutionError;
+}
+
+/** Env vars the conductor sets itself; a grant never overrides them. */
+const RESERVED_ENV = /^(PATH|HOME|NO_COLOR|DENO_.*|LD_.*|NODE_OPTIONS|CONDUCTOR_.*)$/;
+
+export interface MakePlanOptions {
+  /** This conductor's OWNER_ENV token. */
+  owner: string;
+  /** Only compute: create and touch no workspace. @default false */
+  dryRun?: boolean;
+}
+
+/** Decides everything about a request. Never throws for a bad request: sets `rejection`. */
+export async function makePlan(
+  config: ResolvedConfig,
+  request: ExecutionRequest,
+  options: MakePlanOptions,
+): Promise<ExecutionPlan> {
+  let conversationId = request.conversationId ?? newConversationId();
+  const rejectWith = (type: string, message: string): ExecutionPlan => ({
+    conversationId: typeof conversationId === "string" ? conversationId.slice(0, 200) : "",
+    workspace: { id: "", root: "", filesDir: "", metaDir: "" },
+    granted: {},
+    denied: [],
+    limits: config.limits,
+    dependencies: [],
+    argv: [],
+    env: {},
+    rejection: { type, message },
+  });
+  try {
+    conversationId = validateConversationId(conversationId);
+  } catch (error) {
+    if (error instanceof WorkspaceIdError) return rejectWith(error.name, error.message);
+    throw error;
+  }
+  if (typeof request.code !== "string") {
+    return rejectWith("InvalidRequest", "Invalid code: expected a string");
+  }
+  const codeBytes = new TextEncoder().encode(request.code).length;
+  if (codeBytes > MAX_CODE_BYTES) {
+    return rejectWith(
+      "InvalidRequest",
+      `Code is ${codeBytes} bytes; the limit is ${MAX_CODE_BYTES}`,
+    );
+  }
+  let requested: Permissions;
+  try {
+    requested = parsePermissions(request.permissions);
+  } catch (error) {
+    if (error instanceof PermissionRequestError) return rejectWith(error.name, error.message);
+    throw error;
+  }
+  const deps = request.dependencies === undefined
+    ? { deps: [], denied: [] }
+    : checkDependencies(request.dependencies, config);
+
+  let workspace: Workspace;
+  let state: WorkspaceState;
+  if (options.dryRun) {
+    workspace = await workspacePaths(config.workspacesDir, conversationId);
+    const existing = await findWorkspace(config.workspacesDir, conversationId);
+    state = existing ? await readState(existing) : await readState(workspace);
+  } else {
+    ({ state, ...workspace } = await openWorkspace(config.workspacesDir, conversationId));
+  }
+
+  const { granted, denied } = resolvePermissions(requested, config.ceiling, {
+    filesDir: workspace.filesDir,
+  });
+  const roots = [...new Set([workspace.filesDir, ...config.ceiling.read, ...config.ceiling.write])];
+  const pathDenials = denied.length ? [] : await checkGrantedPaths(granted, roots);
+  const limitResult = resolveLimits(request.limits ?? {}, config.limits, config.maxLimits);
+  const allDenied = [...denied, ...pathDenials, ...limitResult.denied, ...deps.denied];
+  const plan: ExecutionPlan = {
+    conversationId,
+    workspace,
+    granted,
+    denied: allDenied,
+    limits: limitResult.limits,
+    dependencies: deps.deps.map((d) => d.specifier),
+    argv: [],
+    env: childEnv(config, granted, workspace, options.owner),
+  };
+  applyWorkspaceState(config, plan, state);
+  if (allDenied.length) {
+    plan.rejection = {
+      type: "PermissionDenied",
+      message: "Refused by policy: " +
+        allDenied.map((d) => `${d.kind} ${JSON.stringify(d.value)}: ${d.reason}`).join("; "),
+    };
+  }
+  return plan;
+}
+
+/**
+ * Sets the argv from the workspace's installed dependencies: with none, `--no-config`;
+ * with some, the generated config and lockfile, frozen, and read access to the installed
+ * packages' own folders only (a package may read its files; the cache stays closed).
+ */
+export function applyWorkspaceState(
+  config: ResolvedConfig,
+  plan: ExecutionPlan,
+  state: WorkspaceState,
+): void {
+  const hasDeps = state.dependencies.length > 0;
+  const packageDirs = hasDeps ? state.packageDirs ?? [] : [];
+  const read = plan.granted.read?.filter((p) => !p.startsWith(join(config.denoDir, "npm") + "/")) ??
+    [];
+  const granted: Permissions = { ...plan.granted };
+  if (read.length || packageDirs.length) granted.read = [...read, ...packageDirs];
+  else delete granted.read;
+  plan.granted = granted;
+  const args = buildRunArgs(granted, {
+    bootstrap: BOOTSTRAP_PATH,
+    privateNet: config.ceiling.privateNet,
+    heapMb: heapMbFor(plan.limits.memoryMb),
+    ...(hasDeps
+      ? {
+        config: {
+          configPath: join(plan.workspace.metaDir, "deno.json"),
+          lockPath: join(plan.workspace.metaDir, "deno.lock"),
+        },
+      }
+      : {}),
+  });
+  plan.argv = [Deno.execPath(), ...args];
+}
+
+/** The child's environment: fixed, minimal, plus the env vars granted. */
+function childEnv(
+  config: ResolvedConfig,
+  granted: Permissions,
+  workspace: Workspace,
+  owner: string,
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  const host = Deno.env.toObject();
+  for (const name of grantedEnvNames(granted, Object.keys(host))) {
+    if (!RESERVED_ENV.test(name)) env[name] = host[name]!;
+  }
+  // Security: a fixed, minimal environment. Without PATH, Deno writes a shim into DENO_DIR.
+  env.PATH = host.PATH ?? "/usr/local/bin:/usr/bin:/bin";
+  env.HOME = workspace.filesDir;
+  env.DENO_DIR = config.denoDir;
+  env.NO_COLOR = "1";
+  env.DENO_NO_UPDATE_CHECK = "1";
+  env[OWNER_ENV] = owner;
+  return env;
+}

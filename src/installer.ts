@@ -1,0 +1,337 @@
+/**
+ * Step 1 of an execution: dependencies into the workspace's generated import map and
+ * lockfile, fetched into the cache by `deno install` without executing any package code.
+ *
+ * Security: the install child writes only the cache and the staging files in `meta/`;
+ * `--node-modules-dir=none` means no lifecycle scripts, whatever a package declares, and
+ * no node_modules folder hard-linked to the shared cache. Run children later get the
+ * lockfile `--frozen` and `--cached-only`, and no write path into the cache or `meta/`.
+ */
+import { join } from "node:path";
+import { CappedBuffer, drain } from "./capture.ts";
+import type { ResolvedConfig } from "./config.ts";
+import {
+  checkDependencyPolicy,
+  type Dependency,
+  DependencyError,
+  importMap,
+  mergeDependencies,
+  parseDependency,
+} from "./dependencies.ts";
+import type { Denial } from "./permissions.ts";
+import { killGroup } from "./process_group.ts";
+import { readState, withWorkspaceLock, type Workspace, writeState } from "./workspace.ts";
+
+export type InstallStatus = "installed" | "skipped" | "rejected" | "install_error";
+
+export interface InstallResult {
+  status: InstallStatus;
+  /** Every dependency of the workspace after this call. */
+  dependencies: string[];
+  /** Refused specifiers (status `rejected`). */
+  denied: Denial[];
+  /** What went wrong (status `rejected` or `install_error`), in the registry's words. */
+  message?: string;
+  durationMs: number;
+}
+
+export interface InstallOptions {
+  /** The lockfile must already pin exactly these dependencies; nothing new is resolved. */
+  frozen?: boolean;
+  /** Human progress lines (the CLI prints them on stderr). */
+  onProgress?: ((line: string) => void) | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** Env vars an install child needs to reach the registry (CA, proxy, registry, auth). */
+const INSTALL_ENV_PASSTHROUGH = [
+  "NPM_CONFIG_REGISTRY",
+  "npm_config_registry",
+  "NODE_EXTRA_CA_CERTS",
+  "DENO_CERT",
+  "DENO_TLS_CA_STORE",
+  "DENO_AUTH_TOKENS",
+  "HTTPS_PROXY",
+  "https_proxy",
+  "HTTP_PROXY",
+  "http_proxy",
+  "NO_PROXY",
+  "no_proxy",
+];
+
+/** Parses and checks specifiers against the operator's policy. */
+export function checkDependencies(
+  specs: unknown,
+  config: ResolvedConfig,
+): { deps: Dependency[]; denied: Denial[] } {
+  const list = Array.isArray(specs) ? specs : [specs];
+  const deps: Dependency[] = [];
+  const denied: Denial[] = [];
+  if (list.length > 64) {
+    return {
+      deps,
+      denied: [{
+        kind: "dependency",
+        value: `${list.length} entries`,
+        reason: "at most 64 dependencies",
+      }],
+    };
+  }
+  for (const spec of list) {
+    try {
+      deps.push(parseDependency(spec));
+    } catch (error) {
+      if (!(error instanceof DependencyError)) throw error;
+      denied.push({ kind: "dependency", value: String(spec).slice(0, 200), reason: error.message });
+    }
+  }
+  denied.push(...checkDependencyPolicy(deps, config.dependencies));
+  return { deps, denied };
+}
+
+async function sha256(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return new Uint8Array(digest).toHex();
+}
+
+async function readOr(path: string, fallback: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch {
+    return fallback;
+  }
+}
+
+/** The registry's folder name in DENO_DIR/npm: its host, with `:` as `_`. */
+function registryFolder(): string {
+  const url = Deno.env.get("NPM_CONFIG_REGISTRY") ?? Deno.env.get("npm_config_registry") ??
+    "https://registry.npmjs.org/";
+  try {
+    return new URL(url).host.replace(":", "_");
+  } catch {
+    return "registry.npmjs.org";
+  }
+}
+
+/** Folders in DENO_DIR of the npm packages a lockfile pins (those that exist). */
+export async function lockedPackageDirs(lockText: string, denoDir: string): Promise<string[]> {
+  let npm: Record<string, unknown> = {};
+  try {
+    npm = JSON.parse(lockText).npm ?? {};
+  } catch {
+    return [];
+  }
+  const base = join(denoDir, "npm", registryFolder());
+  const dirs: string[] = [];
+  for (const key of Object.keys(npm)) {
+    const m = /^(@?[^@]+)@([^_]+)/.exec(key);
+    if (!m) continue;
+    const dir = join(base, m[1]!, m[2]!);
+    if (await Deno.stat(dir).then((i) => i.isDirectory, () => false)) dirs.push(dir);
+  }
+  return dirs.sort();
+}
+
+/** The specifiers a lockfile was made for (`workspace.dependencies`). */
+function lockedSpecifiers(lockText: string): string[] | undefined {
+  try {
+    const deps = JSON.parse(lockText).workspace?.dependencies;
+    return Array.isArray(deps) ? deps.filter((d) => typeof d === "string").sort() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Deno's install output made readable: no download lines, no backtrace. */
+export function cleanInstallOutput(text: string): string {
+  const lines: string[] = [];
+  for (const line of text.replace(/\x1b\[[0-9;]*m/g, "").split("\n")) {
+    if (/^Stack backtrace:/.test(line)) break;
+    // Security: no host paths (the staging entrypoint) in what goes back to the caller.
+    if (/^\s+at file:\/\//.test(line)) continue;
+    if (
+      /^(Download|Initialize|Warning Packages contained npm lifecycle scripts)/.test(line) ||
+      !line.trim()
+    ) continue;
+    lines.push(line.replace(/^error: /, ""));
+  }
+  return lines.join("\n").trim();
+}
+
+/**
+ * Installs dependencies into a workspace (adding to what it has), unless the generated
+ * config and lockfile already match: then nothing is spawned.
+ */
+export async function installDependencies(
+  config: ResolvedConfig,
+  ws: Workspace,
+  specs: unknown,
+  options: InstallOptions = {},
+): Promise<InstallResult> {
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  const { deps, denied } = checkDependencies(specs, config);
+  if (denied.length) {
+    const state = await readState(ws);
+    return {
+      status: "rejected",
+      dependencies: state.dependencies,
+      denied,
+      message: "Refused by policy: " +
+        denied.map((d) => `${JSON.stringify(d.value)}: ${d.reason}`).join("; "),
+      durationMs: elapsed(),
+    };
+  }
+  // Security: one install at a time per workspace, across conductor processes too.
+  return await withWorkspaceLock(ws, async () => {
+    const state = await readState(ws);
+    const current = state.dependencies.flatMap((s) => {
+      try {
+        return [parseDependency(s)];
+      } catch {
+        return [];
+      }
+    });
+    const merged = mergeDependencies(current, deps);
+    const specifiers = merged.map((d) => d.specifier);
+    const configText =
+      JSON.stringify({ imports: importMap(merged), nodeModulesDir: "none" }, null, 2) + "\n";
+    const configPath = join(ws.metaDir, "deno.json");
+    const lockPath = join(ws.metaDir, "deno.lock");
+    const lockText = await readOr(lockPath, "");
+    const unchanged = JSON.stringify(specifiers) === JSON.stringify(state.dependencies) &&
+      state.installHash !== undefined &&
+      state.installHash === await sha256(configText + "\0" + lockText) &&
+      (await lockedPackageDirs(lockText, config.denoDir)).length ===
+        (state.packageDirs ?? []).length;
+    if (unchanged) {
+      return { status: "skipped", dependencies: specifiers, denied: [], durationMs: elapsed() };
+    }
+    if (options.frozen) {
+      const locked = lockedSpecifiers(lockText);
+      const wanted = [...specifiers].sort();
+      if (!locked || JSON.stringify(locked) !== JSON.stringify(wanted)) {
+        const missing = locked ? wanted.filter((w) => !locked.includes(w)) : wanted;
+        const extra = locked ? locked.filter((l) => !wanted.includes(l)) : [];
+        return {
+          status: "install_error",
+          dependencies: state.dependencies,
+          denied: [],
+          message: `--frozen: the lockfile does not match the dependencies (` +
+            (locked
+              ? `not locked: ${missing.join(", ") || "none"}; locked but not requested: ${
+                extra.join(", ") || "none"
+              }`
+              : "no lockfile") +
+            `); nothing was fetched. Install without --frozen to update the lockfile`,
+          durationMs: elapsed(),
+        };
+      }
+    }
+
+    options.onProgress?.(`Installing ${specifiers.join(", ")}`);
+    // Stage the new config and lockfile; the workspace keeps the old ones on failure.
+    const stage = {
+      config: join(ws.metaDir, "next.json"),
+      lock: join(ws.metaDir, "next.lock"),
+      entry: join(ws.metaDir, "deps.ts"),
+    };
+    await Deno.writeTextFile(stage.config, configText);
+    if (lockText) await Deno.writeTextFile(stage.lock, lockText);
+    else await Deno.remove(stage.lock).catch(() => {});
+    await Deno.writeTextFile(
+      stage.entry,
+      specifiers.map((s) => `import "${s}";`).join("\n") + "\n",
+    );
+    const failure = await runInstallChild(config, ws, stage, options);
+    if (failure) {
+      await Deno.remove(stage.config).catch(() => {});
+      await Deno.remove(stage.lock).catch(() => {});
+      const jsr = merged.some((d) => d.registry === "jsr") && /jsr/i.test(failure);
+      return {
+        status: "install_error",
+        dependencies: state.dependencies,
+        denied: [],
+        message: (jsr ? "The jsr registry is unreachable from this machine: " : "") + failure,
+        durationMs: elapsed(),
+      };
+    }
+    await Deno.rename(stage.config, configPath);
+    await Deno.rename(stage.lock, lockPath);
+    const newLock = await Deno.readTextFile(lockPath);
+    state.dependencies = specifiers;
+    state.installHash = await sha256(configText + "\0" + newLock);
+    state.packageDirs = await lockedPackageDirs(newLock, config.denoDir);
+    await writeState(ws, state);
+    options.onProgress?.(`Installed ${specifiers.length} dependencies in ${elapsed()} ms`);
+    return { status: "installed", dependencies: specifiers, denied: [], durationMs: elapsed() };
+  });
+}
+
+/** Runs `deno install` for the staged files; returns the error text, or undefined. */
+async function runInstallChild(
+  config: ResolvedConfig,
+  ws: Workspace,
+  stage: { config: string; lock: string; entry: string },
+  options: InstallOptions,
+): Promise<string | undefined> {
+  const env: Record<string, string> = {
+    PATH: Deno.env.get("PATH") ?? "/usr/local/bin:/usr/bin:/bin",
+    HOME: Deno.env.get("HOME") ?? ws.metaDir,
+    DENO_DIR: config.denoDir,
+    NO_COLOR: "1",
+    DENO_NO_UPDATE_CHECK: "1",
+  };
+  for (const name of INSTALL_ENV_PASSTHROUGH) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  const args = [
+    "install",
+    "--node-modules-dir=none",
+    "--config",
+    stage.config,
+    `--lock=${stage.lock}`,
+    ...(options.frozen ? ["--frozen"] : []),
+    "--entrypoint",
+    stage.entry,
+  ];
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: ws.metaDir,
+    env,
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    detached: true,
+  }).spawn();
+  let killedFor: string | undefined;
+  const kill = (why: string) => {
+    killedFor ??= why;
+    killGroup(child.pid);
+  };
+  const timer = setTimeout(
+    () => kill(`timed out after ${config.installTimeoutMs} ms`),
+    config.installTimeoutMs,
+  );
+  const onAbort = () => kill("cancelled");
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  const output = new CappedBuffer(256 * 1024);
+  const stop = new AbortController();
+  const sink = {
+    push: (b: Uint8Array) => void (output.add(b) || kill("printed too much")),
+    end() {},
+  };
+  const pumps = [drain(child.stdout, sink, stop.signal), drain(child.stderr, sink, stop.signal)];
+  const status = await child.status;
+  clearTimeout(timer);
+  options.signal?.removeEventListener("abort", onAbort);
+  killGroup(child.pid);
+  const grace = setTimeout(() => stop.abort(), 500);
+  await Promise.all(pumps);
+  clearTimeout(grace);
+  if (killedFor) return `The install was stopped: ${killedFor}`;
+  if (status.success) return undefined;
+  return cleanInstallOutput(output.text()) || `deno install exited with code ${status.code}`;
+}

@@ -1,0 +1,174 @@
+/**
+ * Files in and out of a workspace's `files/` folder, on behalf of the caller (MCP tools,
+ * CLI). The conductor is privileged, so every path is checked here: inside `files/`, and
+ * no symlink on the way.
+ */
+import { dirname, join, relative } from "node:path";
+import { isInside } from "./paths.ts";
+import { folderSize, type Workspace } from "./workspace.ts";
+
+/** A file request that cannot be served; the message says why. */
+export class WorkspaceFileError extends Error {
+  override name = "WorkspaceFileError";
+}
+
+export type FileEncoding = "utf8" | "base64";
+
+export interface FileEntry {
+  /** Path relative to `files/`, with `/` separators. */
+  path: string;
+  type: "file" | "directory" | "symlink";
+  sizeBytes: number;
+}
+
+/**
+ * Resolves a caller's path inside `files/`. Security: refuses NUL, absolute paths outside,
+ * `..` that leaves the folder, and any symlink among the existing components (a symlink
+ * would lead the privileged conductor anywhere).
+ * @throws {WorkspaceFileError}
+ */
+export async function resolveFilePath(ws: Workspace, path: unknown): Promise<string> {
+  if (typeof path !== "string" || path === "" || path.length > 1024 || path.includes("\0")) {
+    throw new WorkspaceFileError(
+      `Invalid path ${
+        JSON.stringify(String(path).slice(0, 100))
+      }: expected a relative path inside the workspace`,
+    );
+  }
+  const abs = join(ws.filesDir, path);
+  if (!isInside(abs, ws.filesDir) || abs === ws.filesDir && path !== ".") {
+    throw new WorkspaceFileError(`Invalid path "${path}": outside the workspace's files folder`);
+  }
+  let current = ws.filesDir;
+  for (const part of relative(ws.filesDir, abs).split("/").filter(Boolean)) {
+    current = join(current, part);
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.lstat(current);
+    } catch {
+      break; // does not exist yet: nothing further can be a symlink
+    }
+    if (info.isSymlink) {
+      throw new WorkspaceFileError(
+        `Refusing path "${path}": "${relative(ws.filesDir, current)}" is a symlink`,
+      );
+    }
+  }
+  return abs;
+}
+
+export interface WriteFileOptions {
+  /** @default "utf8" */
+  encoding?: FileEncoding;
+  /** The workspace quota in bytes. */
+  quotaBytes: number;
+}
+
+/**
+ * Writes a file (parents created), refusing what would take `files/` over its quota.
+ * @returns the bytes written
+ */
+export async function writeWorkspaceFile(
+  ws: Workspace,
+  path: unknown,
+  content: unknown,
+  options: WriteFileOptions,
+): Promise<number> {
+  const abs = await resolveFilePath(ws, path);
+  if (typeof content !== "string") {
+    throw new WorkspaceFileError("Invalid content: expected a string");
+  }
+  let bytes: Uint8Array;
+  if (options.encoding === "base64") {
+    try {
+      bytes = Uint8Array.fromBase64(content);
+    } catch {
+      throw new WorkspaceFileError(`Invalid content for "${path}": not valid base64`);
+    }
+  } else bytes = new TextEncoder().encode(content);
+  const existing = await Deno.lstat(abs).then((i) => i.isFile ? i.size : 0, () => 0);
+  const used = await folderSize(ws.filesDir);
+  if (used - existing + bytes.length > options.quotaBytes) {
+    throw new WorkspaceFileError(
+      `Cannot write "${path}": the workspace would hold ${
+        used - existing + bytes.length
+      } bytes, over its quota of ${options.quotaBytes}`,
+    );
+  }
+  await Deno.mkdir(dirname(abs), { recursive: true });
+  // Re-check: the folders just made must not have been swapped for symlinks.
+  await resolveFilePath(ws, path);
+  await Deno.writeFile(abs, bytes);
+  return bytes.length;
+}
+
+export interface ReadFileResult {
+  content: string;
+  encoding: FileEncoding;
+  sizeBytes: number;
+}
+
+/**
+ * Reads a file up to `maxBytes`. Text comes back as UTF-8 unless it is not valid UTF-8
+ * or base64 is asked for.
+ */
+export async function readWorkspaceFile(
+  ws: Workspace,
+  path: unknown,
+  options: { maxBytes: number; encoding?: FileEncoding | undefined },
+): Promise<ReadFileResult> {
+  const abs = await resolveFilePath(ws, path);
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(abs);
+  } catch {
+    throw new WorkspaceFileError(`Cannot read "${path}": no such file in the workspace`);
+  }
+  if (!info.isFile) throw new WorkspaceFileError(`Cannot read "${path}": not a regular file`);
+  if (info.size > options.maxBytes) {
+    throw new WorkspaceFileError(
+      `Cannot read "${path}": it is ${info.size} bytes, over the limit of ${options.maxBytes}; read a slice of it with code instead`,
+    );
+  }
+  const bytes = await Deno.readFile(abs);
+  if (options.encoding !== "base64") {
+    try {
+      const content = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+      return { content, encoding: "utf8", sizeBytes: bytes.length };
+    } catch {
+      if (options.encoding === "utf8") {
+        throw new WorkspaceFileError(`Cannot read "${path}" as utf8: it is binary; ask for base64`);
+      }
+    }
+  }
+  return { content: bytes.toBase64(), encoding: "base64", sizeBytes: bytes.length };
+}
+
+/** Lists `files/` recursively (symlinks are listed, not followed), at most `limit` entries. */
+export async function listWorkspaceFiles(
+  ws: Workspace,
+  limit = 1000,
+): Promise<{ entries: FileEntry[]; truncated: boolean }> {
+  const entries: FileEntry[] = [];
+  const stack = [ws.filesDir];
+  while (stack.length) {
+    const dir = stack.pop()!;
+    const children: Deno.DirEntry[] = [];
+    for await (const e of Deno.readDir(dir)) children.push(e);
+    children.sort((a, b) => a.name.localeCompare(b.name));
+    for (const e of children) {
+      if (entries.length >= limit) return { entries, truncated: true };
+      const abs = join(dir, e.name);
+      const info = await Deno.lstat(abs);
+      const type = info.isSymlink ? "symlink" : info.isDirectory ? "directory" : "file";
+      entries.push({
+        path: relative(ws.filesDir, abs),
+        type,
+        sizeBytes: info.isFile ? info.size : 0,
+      });
+      if (info.isDirectory) stack.push(abs);
+    }
+  }
+  entries.sort((a, b) => a.path.localeCompare(b.path));
+  return { entries, truncated: false };
+}
