@@ -87,11 +87,17 @@ function sendFrame(message: Record<string, unknown>): void {
   if (!writeAll(writeOut, bytes)) writeAll(writeErr, bytes);
 }
 
-/** Removes the data URL and this module's frames from a stack or message. */
+/**
+ * Names the code `code.ts` in a stack or message (Deno prints the data URL, abbreviated
+ * when long), and drops this module's frames.
+ */
 function clean(text: string): string {
-  return text.split(codeUrl).join("code.ts").split("\n")
-    .filter((line) => !line.includes(ownBootstrap)).join("\n");
+  return text.split(codeUrl).join("code.ts")
+    .replace(/data:[^\s()"']*?base64,[A-Za-z0-9+/=.\u2026]*/g, "code.ts")
+    .split("\n").filter((line) => !line.includes(ownBootstrap)).join("\n");
 }
+
+const DENIED = /Requires \w+ access to "[^"]*", run again with the --allow-\w+ flag/;
 
 function describeError(error: unknown): Record<string, unknown> {
   if (error instanceof Error) {
@@ -104,6 +110,19 @@ function describeError(error: unknown): Record<string, unknown> {
       type = "SyntaxError";
       message = message.slice("SyntaxError: ".length);
       stack = stack?.replace(/^TypeError: SyntaxError: /, "SyntaxError: ");
+    }
+    // A permission denial is NotCapable wherever it surfaces: an import of an ungranted
+    // file is a TypeError with Deno's "Requires ... access" message, and a fetch that
+    // resolves to a denied address is "fetch failed" with the denial as its cause.
+    const cause = (error as { cause?: unknown }).cause;
+    if (cause instanceof Error && cause.message) {
+      const denial = DENIED.exec(cause.message);
+      if (denial) {
+        type = "NotCapable";
+        message = clean(denial[0]);
+      } else message += ` (cause: ${cause.name}: ${clean(cause.message)})`;
+    } else if (type === "TypeError" && message.startsWith("Requires ")) {
+      type = "NotCapable";
     }
     return stack === undefined ? { type, message } : { type, message, stack };
   }

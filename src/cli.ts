@@ -1,21 +1,15 @@
 /**
- * The command line: `conductor exec`, with Deno-style permission flags, human and
- * `--json` output, and exit codes (0 success, 1 the code failed, 2 usage or config
- * error, 3 refused by policy).
+ * The command line: dispatches to `exec`, `install`, `workspaces` and `files`, and turns
+ * usage and config errors into exit code 2.
  */
-import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "./config.ts";
-import type { ExecutionResult } from "./execution_result.ts";
+import { ConfigError } from "./config.ts";
+import { EXIT, UsageError } from "./cli_common.ts";
+import { EXEC_HELP, execCommand } from "./cli_exec.ts";
+import { INSTALL_HELP, installCommand } from "./cli_install.ts";
+import { FILES_HELP, filesCommand, WORKSPACES_HELP, workspacesCommand } from "./cli_workspaces.ts";
 import { writeErr, writeOut } from "./log.ts";
-import type { Permissions } from "./permissions.ts";
-import { type ExecutionPlan, type ExecutionRequest, Sandbox } from "./sandbox.ts";
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3 } as const;
-
-/** A command line that cannot be run; the message says what is wrong. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
+export { EXIT } from "./cli_common.ts";
 
 const VERSION = "0.1.0";
 
@@ -25,8 +19,11 @@ const MAIN_HELP =
 Usage: conductor <command> [options]
 
 Commands:
-  exec      Run code once in the sandbox and print its output
-  help      Show help for a command
+  exec        Run code once in the sandbox and print its output
+  install     Install npm packages into a conversation's workspace
+  workspaces  List, delete and garbage-collect workspaces
+  files       Put files into a workspace, and get them out
+  help        Show help for a command
 
 Options (every command):
   --config FILE   Config file (default: $CONDUCTOR_CONFIG, then ./conductor.jsonc)
@@ -37,275 +34,12 @@ Exit codes: 0 success, 1 the code failed, 2 usage or config error, 3 refused by 
 Run "conductor <command> --help" for details.
 `;
 
-const EXEC_HELP = `Usage: conductor exec [options] FILE
-       conductor exec [options] -e CODE
-       conductor exec [options] -          (code from stdin)
-
-Runs the code in a fresh "deno run --no-prompt" child with only the permissions given
-here, cut down to the operator's ceiling (conductor.jsonc). Nothing is granted by
-default: no read, no write, no net, no env. A request beyond the ceiling is refused
-before anything runs (exit code 3).
-
-The value of the default export, or of the last top-level expression, is printed after
-the code's own output (JSON). The code's stdout and stderr go to stdout and stderr.
-
-Permissions (relative paths are inside the conversation's files folder, the cwd):
-  --allow-net[=HOSTS]     Network: any public host, or HOST[:PORT],... Private,
-                          loopback and link-local addresses are always denied
-  --allow-read[=PATHS]    Read (without a value: the files folder)
-  --allow-write[=PATHS]   Write (without a value: the files folder)
-  --allow-env=NAMES       Env vars (NAME or PREFIX*), if the ceiling allows them
-  --allow-sys[=NAMES]     System info APIs, if the ceiling allows them
-  --allow-import=HOSTS    Cached remote modules from these hosts, if allowed
-  --allow-run=PROGRAMS    Subprocesses, if allowed (a full escape: off by default)
-  --allow-ffi, -A/--allow-all   Only if the ceiling allows them
-  --permissions JSON      The request as JSON, e.g. '{"net":["api.github.com"]}'
-
-Limits:
-  --timeout DURATION      Milliseconds, or 2s, 1m (default 30s, max from config)
-  --memory MB             Resident memory of the process group (default 256)
-  --max-output BYTES      Cap on stdout and on stderr each (default 1 MiB)
-
-Other:
-  --conversation ID       Run in this conversation's workspace (created if new);
-                          without it, a temporary workspace deleted afterwards
-  --json                  Print the ExecutionResult record as JSON
-  --explain               Print granted permissions, denials and the exact child
-                          argv, and run nothing
-  --config FILE           Config file
-  -h, --help              Show this help
-
-Examples:
-  conductor exec -e "1 + 1"
-  conductor exec --allow-net=api.github.com script.ts
-  echo 'console.log(Deno.cwd())' | conductor exec --json -
-`;
-
-const PERMISSION_FLAG = /^--allow-(net|read|write|env|sys|import|run|ffi|all)(?:=(.*))?$/s;
-
-/** Pulls the Deno-style `--allow-*` flags out of argv into a permission request. */
-export function extractPermissionFlags(
-  args: string[],
-): { permissions: Permissions; rest: string[] } {
-  const permissions: Permissions = {};
-  const rest: string[] = [];
-  for (const arg of args) {
-    const m = arg === "-A" ? ["-A", "all", undefined] : PERMISSION_FLAG.exec(arg);
-    if (!m) {
-      rest.push(arg);
-      continue;
-    }
-    const kind = m[1] as keyof Permissions;
-    const value = m[2];
-    if (kind === "ffi" || kind === "all") {
-      if (value !== undefined) throw new UsageError(`${arg.split("=")[0]} takes no value`);
-      permissions[kind] = true;
-      continue;
-    }
-    if (value === undefined) {
-      if (kind === "net" || kind === "sys") permissions[kind] = true;
-      else if (kind === "read" || kind === "write") permissions[kind] = ["."];
-      else if (kind === "env") permissions.env = ["*"];
-      else throw new UsageError(`--allow-${kind} needs a value: --allow-${kind}=A,B`);
-      continue;
-    }
-    // Empty entries are kept so that policy names them ("empty string").
-    const entries = value.split(",");
-    const previous = permissions[kind];
-    permissions[kind] = Array.isArray(previous) ? [...previous, ...entries] : entries;
-  }
-  return { permissions, rest };
-}
-
-/** Parses `500`, `500ms`, `2s`, `1.5m` into milliseconds. */
-export function parseDuration(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
-  if (!m) {
-    throw new UsageError(
-      `Invalid duration "${text}": use milliseconds, or a number with ms, s or m`,
-    );
-  }
-  const n = Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000 }[m[2] ?? "ms"] ?? 1);
-  return Math.round(n);
-}
-
-function parseInteger(name: string, text: string): number {
-  if (!/^\d+$/.test(text)) {
-    throw new UsageError(`Invalid ${name} "${text}": expected a whole number`);
-  }
-  return Number(text);
-}
-
-/** Quotes an argv entry for display in a POSIX shell. */
-export function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_./:=,@%+-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
-}
-
-async function readStdin(): Promise<string> {
-  return await new Response(Deno.stdin.readable).text();
-}
-
-interface ExecArgs {
-  request: ExecutionRequest;
-  json: boolean;
-  explain: boolean;
-  config: string | undefined;
-}
-
-async function parseExecArgs(args: string[]): Promise<ExecArgs | "help"> {
-  const { permissions, rest } = extractPermissionFlags(args);
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      eval: { type: "string", short: "e" },
-      conversation: { type: "string" },
-      timeout: { type: "string" },
-      memory: { type: "string" },
-      "max-output": { type: "string" },
-      permissions: { type: "string" },
-      json: { type: "boolean" },
-      explain: { type: "boolean" },
-      config: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) return "help";
-  let code: string;
-  if (values.eval !== undefined) {
-    if (positionals.length) throw new UsageError(`Give either -e CODE or a file, not both`);
-    code = values.eval;
-  } else if (positionals.length === 1) {
-    const source = positionals[0]!;
-    try {
-      code = source === "-" ? await readStdin() : await Deno.readTextFile(source);
-    } catch (error) {
-      throw new UsageError(`Cannot read "${source}": ${(error as Error).message}`);
-    }
-  } else if (positionals.length === 0) {
-    throw new UsageError(`Nothing to run: give a FILE, -e CODE, or - for stdin`);
-  } else {
-    throw new UsageError(`Too many arguments: ${positionals.slice(1).join(" ")}`);
-  }
-  let requested: unknown = permissions;
-  if (values.permissions !== undefined) {
-    if (Object.keys(permissions).length) {
-      throw new UsageError(`Give either --permissions JSON or --allow-* flags, not both`);
-    }
-    try {
-      requested = JSON.parse(values.permissions);
-    } catch (error) {
-      throw new UsageError(`Invalid --permissions JSON: ${(error as Error).message}`);
-    }
-  }
-  const limits: Record<string, number> = {};
-  if (values.timeout !== undefined) limits.timeoutMs = parseDuration(values.timeout);
-  if (values.memory !== undefined) limits.memoryMb = parseInteger("--memory", values.memory);
-  if (values["max-output"] !== undefined) {
-    limits.stdoutBytes = limits.stderrBytes = parseInteger("--max-output", values["max-output"]);
-  }
-  return {
-    request: { code, conversationId: values.conversation, permissions: requested, limits },
-    json: values.json ?? false,
-    explain: values.explain ?? false,
-    config: values.config,
-  };
-}
-
-/** The `--explain` text: what would run, and why. */
-export function renderPlan(plan: ExecutionPlan): string {
-  const lines = [
-    `conversation: ${plan.conversationId}`,
-    `cwd: ${plan.workspace.filesDir}`,
-    `granted: ${JSON.stringify(plan.granted)}`,
-  ];
-  if (plan.denied.length) {
-    lines.push("denied:");
-    for (const d of plan.denied) {
-      lines.push(`  - ${d.kind} ${JSON.stringify(d.value)}: ${d.reason}`);
-    }
-  } else lines.push("denied: none");
-  if (plan.rejection && !plan.denied.length) lines.push(`refused: ${plan.rejection.message}`);
-  lines.push(
-    `limits: ${Object.entries(plan.limits).map(([k, v]) => `${k}=${v}`).join(" ")}`,
-  );
-  if (plan.argv.length) {
-    lines.push(
-      `env: ${Object.keys(plan.env).sort().join(" ")}`,
-      `argv: ${plan.argv.map(shellQuote).join(" ")}`,
-    );
-  }
-  return lines.join("\n") + "\n";
-}
-
-/** The one-line status (and error details) printed to stderr after a human run. */
-export function renderStatus(result: ExecutionResult): string {
-  const { status, error, durationMs } = result;
-  if (status === "success") return `[conductor] success in ${durationMs} ms\n`;
-  let text = `[conductor] ${status}`;
-  if (status === "rejected" && result.permissions.denied.length) {
-    text += ": refused by policy, nothing ran";
-    for (const d of result.permissions.denied) {
-      text += `\n  - ${d.kind} ${JSON.stringify(d.value)}: ${d.reason}`;
-    }
-  } else if (error) {
-    text += `: ${error.type}: ${error.message}`;
-    if (error.stack) {
-      const frames = error.stack.split("\n").filter((l) => /^\s+at /.test(l));
-      if (frames.length) text += "\n" + frames.join("\n");
-    }
-  }
-  return text + "\n";
-}
-
-function exitCodeFor(result: ExecutionResult): number {
-  if (result.status === "success") return EXIT.ok;
-  return result.status === "rejected" ? EXIT.refused : EXIT.failed;
-}
-
-async function exec(args: string[]): Promise<number> {
-  const parsed = await parseExecArgs(args);
-  if (parsed === "help") {
-    await writeOut(EXEC_HELP);
-    return EXIT.ok;
-  }
-  const config = await loadConfig({
-    path: parsed.config,
-    envPath: Deno.env.get("CONDUCTOR_CONFIG"),
-  });
-  const sandbox = new Sandbox(config);
-  if (parsed.explain) {
-    const plan = await sandbox.plan(parsed.request, { dryRun: true });
-    // Security: env values may be secrets granted to the child; show names only.
-    const shown = { ...plan, env: Object.keys(plan.env).sort() };
-    await writeOut(parsed.json ? JSON.stringify(shown, null, 2) + "\n" : renderPlan(plan));
-    return plan.rejection ? EXIT.refused : EXIT.ok;
-  }
-  const controller = new AbortController();
-  const onSignal = () => controller.abort();
-  Deno.addSignalListener("SIGINT", onSignal);
-  try {
-    const result = await sandbox.execute(parsed.request, {
-      signal: controller.signal,
-      ephemeral: true,
-    });
-    if (parsed.json) {
-      await writeOut(JSON.stringify(result, null, 2) + "\n");
-    } else {
-      await writeOut(result.stdout);
-      await writeErr(result.stderr);
-      if ("returnValue" in result) {
-        const sep = result.stdout && !result.stdout.endsWith("\n") ? "\n" : "";
-        await writeOut(sep + JSON.stringify(result.returnValue, null, 2) + "\n");
-      }
-      await writeErr(renderStatus(result));
-    }
-    return exitCodeFor(result);
-  } finally {
-    Deno.removeSignalListener("SIGINT", onSignal);
-  }
-}
+const HELP: Record<string, string> = {
+  exec: EXEC_HELP,
+  install: INSTALL_HELP,
+  workspaces: WORKSPACES_HELP,
+  files: FILES_HELP,
+};
 
 /** Runs the CLI; returns the process exit code. */
 export async function runCli(args: string[]): Promise<number> {
@@ -313,20 +47,28 @@ export async function runCli(args: string[]): Promise<number> {
   try {
     switch (command) {
       case "exec":
-        return await exec(rest);
+        return await execCommand(rest);
+      case "install":
+        return await installCommand(rest);
+      case "workspaces":
+        return await workspacesCommand(rest);
+      case "files":
+        return await filesCommand(rest);
       case undefined:
       case "-h":
       case "--help":
         await writeOut(MAIN_HELP);
         return command === undefined ? EXIT.usage : EXIT.ok;
       case "help":
-        await writeOut(rest[0] === "exec" ? EXEC_HELP : MAIN_HELP);
+        await writeOut(HELP[rest[0] ?? ""] ?? MAIN_HELP);
         return EXIT.ok;
       case "--version":
         await writeOut(`conductor ${VERSION}\n`);
         return EXIT.ok;
       default:
-        throw new UsageError(`Unknown command "${command}": expected exec or help`);
+        throw new UsageError(
+          `Unknown command "${command}": expected one of ${Object.keys(HELP).join(", ")}, help`,
+        );
     }
   } catch (error) {
     if (error instanceof UsageError || error instanceof ConfigError || isParseArgsError(error)) {

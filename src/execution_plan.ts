@@ -14,6 +14,7 @@ import {
   buildRunArgs,
   type Denial,
   grantedEnvNames,
+  isReservedEnv,
   parsePermissions,
   PermissionRequestError,
   type Permissions,
@@ -67,9 +68,6 @@ export interface ExecutionPlan {
   /** Set when the request is refused before running. */
   rejection?: ExecutionError;
 }
-
-/** Env vars the conductor sets itself; a grant never overrides them. */
-const RESERVED_ENV = /^(PATH|HOME|NO_COLOR|DENO_.*|LD_.*|NODE_OPTIONS|CONDUCTOR_.*)$/;
 
 export interface MakePlanOptions {
   /** This conductor's OWNER_ENV token. */
@@ -138,6 +136,12 @@ export async function makePlan(
   });
   const roots = [...new Set([workspace.filesDir, ...config.ceiling.read, ...config.ceiling.write])];
   const pathDenials = denied.length ? [] : await checkGrantedPaths(granted, roots);
+  for (const d of pathDenials) {
+    const kind = d.kind as "read" | "write";
+    const kept = (granted[kind] ?? []).filter((p) => p !== d.value);
+    if (kept.length) granted[kind] = kept;
+    else delete granted[kind];
+  }
   const limitResult = resolveLimits(request.limits ?? {}, config.limits, config.maxLimits);
   const allDenied = [...denied, ...pathDenials, ...limitResult.denied, ...deps.denied];
   const plan: ExecutionPlan = {
@@ -205,7 +209,7 @@ function childEnv(
   const env: Record<string, string> = {};
   const host = Deno.env.toObject();
   for (const name of grantedEnvNames(granted, Object.keys(host))) {
-    if (!RESERVED_ENV.test(name)) env[name] = host[name]!;
+    if (!isReservedEnv(name)) env[name] = host[name]!;
   }
   // Security: a fixed, minimal environment. Without PATH, Deno writes a shim into DENO_DIR.
   env.PATH = host.PATH ?? "/usr/local/bin:/usr/bin:/bin";

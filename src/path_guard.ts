@@ -83,11 +83,21 @@ export async function checkGrantedPaths(
   granted: Permissions,
   roots: string[],
 ): Promise<Denial[]> {
-  const realRoots = await Promise.all(roots.map(realPathOrAncestor));
+  const realRoots = await Promise.all(roots.map((r) => realPathOrAncestor(r).catch(() => r)));
   const denied: Denial[] = [];
   for (const kind of ["read", "write"] as const) {
     for (const path of granted[kind] ?? []) {
-      const real = await realPathOrAncestor(path);
+      let real: string;
+      try {
+        real = await realPathOrAncestor(path);
+      } catch (error) {
+        denied.push({
+          kind,
+          value: path,
+          reason: `cannot be checked: ${(error as Error).message}`,
+        });
+        continue;
+      }
       if (!realRoots.some((root) => isInside(real, root))) {
         denied.push({
           kind,

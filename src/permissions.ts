@@ -277,6 +277,15 @@ function listOrNone(list: readonly string[]): string {
   return list.length ? list.join(", ") : "none";
 }
 
+/**
+ * Env vars whose value the conductor sets itself (PATH, HOME, NO_COLOR, DENO_DIR...) or
+ * that change how Deno or the loader behave (any DENO_*, LD_*, NODE_OPTIONS): the host's
+ * value never reaches a child, and asking for one by name is refused.
+ */
+export function isReservedEnv(name: string): boolean {
+  return /^(PATH|HOME|NO_COLOR|DENO_.*|LD_.*|NODE_OPTIONS|CONDUCTOR_OWNER)$/.test(name);
+}
+
 /** Env names: letters, digits, `_`, optional trailing `*` wildcard. */
 const ENV_RE = /^[A-Za-z_][A-Za-z0-9_]*\*?$|^\*$/;
 
@@ -378,6 +387,12 @@ export function resolvePermissions(
     for (const name of request.env) {
       if (!ENV_RE.test(name)) {
         denied.push({ kind: "env", value: name, reason: "not an environment variable name" });
+      } else if (isReservedEnv(name)) {
+        denied.push({
+          kind: "env",
+          value: name,
+          reason: "reserved: set by the conductor, or changes how Deno runs",
+        });
       } else if (envCovered(name, ceiling.env)) names.push(name);
       else {
         denied.push({

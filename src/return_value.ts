@@ -19,7 +19,6 @@ interface Node {
   type: string;
   start?: number | null;
   end?: number | null;
-  expression?: Node;
   specifiers?: { exported?: { name?: string; value?: string } }[];
 }
 
@@ -49,12 +48,9 @@ export async function exposeLastExpression(code: string): Promise<string> {
   if (body.some(isDefaultExport)) return code;
   // A program that is only a string literal (`'hi'`) parses as a directive.
   const last = body.at(-1) ?? directives.at(-1);
-  const expr = last?.type === "ExpressionStatement"
-    ? last.expression
-    : last?.type === "Directive"
-    ? (last as Node & { value: Node }).value
-    : undefined;
-  if (!last || !expr || expr.start == null || expr.end == null || last.end == null) return code;
-  return code.slice(0, expr.start) + "export default (" + code.slice(expr.start, expr.end) +
-    ");" + code.slice(last.end);
+  if (last?.type !== "ExpressionStatement" && last?.type !== "Directive") return code;
+  if (last.start == null || last.end == null) return code;
+  // The whole statement, parentheses included, without its semicolon.
+  const expression = code.slice(last.start, last.end).replace(/;\s*$/, "");
+  return code.slice(0, last.start) + "export default (" + expression + ");" + code.slice(last.end);
 }

@@ -16,6 +16,8 @@ Deno.test("exposeLastExpression() exports the last top-level expression", async 
     ["const x: number = 2;\nx as number", "const x: number = 2;\nexport default (x as number);"],
     ["1, 2", "export default (1, 2);"],
     ["'hi'", "export default ('hi');"],
+    ["({ a: 1 })", "export default (({ a: 1 }));"],
+    ["(1 + 1);\n", "export default ((1 + 1));\n"],
   ];
   for (const [code, expected] of cases) {
     await t.step(JSON.stringify(code), async () => {

@@ -13,7 +13,7 @@ import {
   makePlan,
 } from "./execution_plan.ts";
 import { installDependencies } from "./installer.ts";
-import { ownerToken, sweepOrphans } from "./process_group.ts";
+import { ownerToken, sweepOrphans, treeRssBytes } from "./process_group.ts";
 import { preloadParser } from "./return_value.ts";
 import { runChild } from "./run_child.ts";
 import { folderSize, readState, removeWorkspace } from "./workspace.ts";
@@ -50,6 +50,14 @@ export class Sandbox {
   /** One-time start-up: the children's DENO_DIR, and the sweep of orphaned children. */
   init(): Promise<void> {
     return this.#ready ??= (async () => {
+      // Security: the memory watchdog, the orphan sweep and in-use checks read /proc,
+      // which Deno opens only to --allow-all. Refuse to run without them.
+      if (treeRssBytes(Deno.pid) === 0) {
+        throw new Error(
+          "Cannot read /proc: the conductor needs --allow-all (Deno gates /proc behind it), " +
+            "or the memory limit would not be enforced",
+        );
+      }
       await Deno.mkdir(this.config.workspacesDir, { recursive: true });
       await prepareDenoDir(this.config.denoDir);
       sweepOrphans(BOOTSTRAP_PATH);

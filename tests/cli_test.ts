@@ -7,13 +7,7 @@ import { fileURLToPath as fromFileUrl } from "node:url";
 import { sharedDenoDir } from "./helpers.ts";
 
 const MAIN = fromFileUrl(new URL("../main.ts", import.meta.url));
-const CONDUCTOR_FLAGS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-run",
-  "--allow-env",
-  "--allow-sys=cpus",
-];
+const CONDUCTOR_FLAGS = ["--allow-all"];
 
 interface Run {
   code: number;
@@ -94,13 +88,13 @@ Deno.test("conductor exec exits 1 when the code fails, with the error on stderr"
 });
 
 Deno.test("conductor exec exits 3 when policy refuses, naming each entry", async () => {
-  const r = await conductor(["exec", "--allow-net=10.0.0.1", "--allow-env=HOME", "-e", "1"]);
+  const r = await conductor(["exec", "--allow-net=10.0.0.1", "--allow-env=API_KEY", "-e", "1"]);
   assert.equal(r.code, 3);
   assert.equal(
     r.stderr,
     "[conductor] rejected: refused by policy, nothing ran\n" +
       '  - net "10.0.0.1": private, loopback, link-local or other non-public address (always denied)\n' +
-      '  - env "HOME": not in the ceiling\'s env list (none)\n',
+      '  - env "API_KEY": not in the ceiling\'s env list (none)\n',
   );
 });
 

@@ -1,0 +1,35 @@
+/**
+ * What every CLI command shares: exit codes, usage errors, config loading, stdin.
+ */
+import { loadConfig, type ResolvedConfig } from "./config.ts";
+
+/** 0 success, 1 the code (or install) failed, 2 usage or config error, 3 refused by policy. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3 } as const;
+
+/** A command line that cannot be run; the message says what is wrong. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** Loads the config from `--config`, `$CONDUCTOR_CONFIG` or `./conductor.jsonc`. */
+export function loadCliConfig(path: string | undefined): Promise<ResolvedConfig> {
+  return loadConfig({ path, envPath: Deno.env.get("CONDUCTOR_CONFIG") || undefined });
+}
+
+export async function readStdin(): Promise<string> {
+  return await new Response(Deno.stdin.readable).text();
+}
+
+export function parseInteger(name: string, text: string): number {
+  if (!/^\d+$/.test(text)) {
+    throw new UsageError(`Invalid ${name} "${text}": expected a whole number`);
+  }
+  return Number(text);
+}
+
+/** Quotes an argv entry for display in a POSIX shell. */
+
+/** Quotes an argv entry for display in a POSIX shell. */
+export function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_./:=,@%+-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
+}
