@@ -6,6 +6,7 @@ import { ConfigError } from "./config.ts";
 import { EXIT, UsageError } from "./cli_common.ts";
 import { EXEC_HELP, execCommand } from "./cli_exec.ts";
 import { INSTALL_HELP, installCommand } from "./cli_install.ts";
+import { SERVE_HELP, serveCommand } from "./cli_serve.ts";
 import { FILES_HELP, filesCommand, WORKSPACES_HELP, workspacesCommand } from "./cli_workspaces.ts";
 import { writeErr, writeOut } from "./log.ts";
 
@@ -19,6 +20,7 @@ const MAIN_HELP =
 Usage: conductor <command> [options]
 
 Commands:
+  serve       Start the MCP server on stdio (for Cursor, Claude Desktop, ...)
   exec        Run code once in the sandbox and print its output
   install     Install npm packages into a conversation's workspace
   workspaces  List, delete and garbage-collect workspaces
@@ -35,6 +37,7 @@ Run "conductor <command> --help" for details.
 `;
 
 const HELP: Record<string, string> = {
+  serve: SERVE_HELP,
   exec: EXEC_HELP,
   install: INSTALL_HELP,
   workspaces: WORKSPACES_HELP,
@@ -46,6 +49,8 @@ export async function runCli(args: string[]): Promise<number> {
   const [command, ...rest] = args;
   try {
     switch (command) {
+      case "serve":
+        return await serveCommand(rest);
       case "exec":
         return await execCommand(rest);
       case "install":

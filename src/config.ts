@@ -33,6 +33,10 @@ export interface ConductorConfig {
   workspaceTtlHours?: number;
   readFileMaxBytes?: number;
   installTimeoutMs?: number;
+  maxConcurrent?: number;
+  maxQueue?: number;
+  auditFile?: string | null;
+  redactPatterns?: string[];
 }
 
 export interface ResolvedConfig {
@@ -54,6 +58,14 @@ export interface ResolvedConfig {
   readFileMaxBytes: number;
   /** Time allowed to one dependency install. @default 120000 */
   installTimeoutMs: number;
+  /** Executions running at once. @default the number of cores */
+  maxConcurrent: number;
+  /** Executions waiting for a slot before new ones get "busy". @default 64 */
+  maxQueue: number;
+  /** JSON-lines audit log, or null for none. @default <workspacesDir>/audit.jsonl */
+  auditFile: string | null;
+  /** Regexes (source text) of secrets to redact from the audit log and logs. */
+  redactPatterns: string[];
 }
 
 /** A config that cannot be used; the message names the file and the key. */
@@ -200,6 +212,10 @@ export function resolveConfig(
     "workspaceTtlHours",
     "readFileMaxBytes",
     "installTimeoutMs",
+    "maxConcurrent",
+    "maxQueue",
+    "auditFile",
+    "redactPatterns",
   ]);
   const integer = (key: string, fallback: number, min: number, max: number) => {
     const v = obj[key];
@@ -241,6 +257,21 @@ export function resolveConfig(
     workspaceTtlMs: integer("workspaceTtlHours", 24, 0, 24 * 365) * 3600_000,
     readFileMaxBytes: integer("readFileMaxBytes", 1024 * 1024, 1, 1024 * 1024 * 1024),
     installTimeoutMs: integer("installTimeoutMs", 120_000, 1000, 3600_000),
+    maxConcurrent: integer("maxConcurrent", navigator.hardwareConcurrency || 2, 1, 1024),
+    maxQueue: integer("maxQueue", 64, 0, 100_000),
+    auditFile: obj.auditFile === null
+      ? null
+      : path("auditFile", resolve(workspacesDir, "audit.jsonl")),
+    redactPatterns: obj.redactPatterns === undefined
+      ? []
+      : stringList(obj.redactPatterns, "redactPatterns", (p) => {
+        try {
+          new RegExp(p);
+          return true;
+        } catch {
+          return false;
+        }
+      }),
   };
 }
 

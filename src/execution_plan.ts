@@ -121,16 +121,8 @@ export async function makePlan(
     ? { deps: [], denied: [] }
     : checkDependencies(request.dependencies, config);
 
-  let workspace: Workspace;
-  let state: WorkspaceState;
-  if (options.dryRun) {
-    workspace = await workspacePaths(config.workspacesDir, conversationId);
-    const existing = await findWorkspace(config.workspacesDir, conversationId);
-    state = existing ? await readState(existing) : await readState(workspace);
-  } else {
-    ({ state, ...workspace } = await openWorkspace(config.workspacesDir, conversationId));
-  }
-
+  // Paths first: a request that policy refuses creates no workspace.
+  const workspace = await workspacePaths(config.workspacesDir, conversationId);
   const { granted, denied } = resolvePermissions(requested, config.ceiling, {
     filesDir: workspace.filesDir,
   });
@@ -154,6 +146,13 @@ export async function makePlan(
     argv: [],
     env: childEnv(config, granted, workspace, options.owner),
   };
+  let state: WorkspaceState;
+  if (allDenied.length || options.dryRun) {
+    const existing = await findWorkspace(config.workspacesDir, conversationId);
+    state = existing ? await readState(existing) : await readState(workspace);
+  } else {
+    state = (await openWorkspace(config.workspacesDir, conversationId)).state;
+  }
   applyWorkspaceState(config, plan, state);
   if (allDenied.length) {
     plan.rejection = {

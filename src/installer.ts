@@ -19,6 +19,7 @@ import {
   parseDependency,
 } from "./dependencies.ts";
 import type { Denial } from "./permissions.ts";
+import { sha256Hex } from "./hash.ts";
 import { killGroup } from "./process_group.ts";
 import { readState, withWorkspaceLock, type Workspace, writeState } from "./workspace.ts";
 
@@ -87,11 +88,6 @@ export function checkDependencies(
   }
   denied.push(...checkDependencyPolicy(deps, config.dependencies));
   return { deps, denied };
-}
-
-async function sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return new Uint8Array(digest).toHex();
 }
 
 async function readOr(path: string, fallback: string): Promise<string> {
@@ -201,7 +197,7 @@ export async function installDependencies(
     const lockText = await readOr(lockPath, "");
     const unchanged = JSON.stringify(specifiers) === JSON.stringify(state.dependencies) &&
       state.installHash !== undefined &&
-      state.installHash === await sha256(configText + "\0" + lockText) &&
+      state.installHash === await sha256Hex(configText + "\0" + lockText) &&
       (await lockedPackageDirs(lockText, config.denoDir)).length ===
         (state.packageDirs ?? []).length;
     if (unchanged) {
@@ -260,7 +256,7 @@ export async function installDependencies(
     await Deno.rename(stage.lock, lockPath);
     const newLock = await Deno.readTextFile(lockPath);
     state.dependencies = specifiers;
-    state.installHash = await sha256(configText + "\0" + newLock);
+    state.installHash = await sha256Hex(configText + "\0" + newLock);
     state.packageDirs = await lockedPackageDirs(newLock, config.denoDir);
     await writeState(ws, state);
     options.onProgress?.(`Installed ${specifiers.length} dependencies in ${elapsed()} ms`);

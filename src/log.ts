@@ -2,7 +2,10 @@
  * The one place that writes to the terminal. In `serve` mode stdout belongs to MCP, so
  * diagnostics go to stderr through `log`.
  */
+import { makeRedactor } from "./redact.ts";
+
 const encoder = new TextEncoder();
+const redact = makeRedactor();
 
 async function writeAll(stream: typeof Deno.stdout, text: string): Promise<void> {
   const bytes = encoder.encode(text);
@@ -20,7 +23,7 @@ export function writeErr(text: string): Promise<void> {
   return writeAll(Deno.stderr, text);
 }
 
-/** A diagnostic line on stderr. */
+/** A diagnostic line on stderr, with token-shaped secrets redacted. */
 export function log(message: string): void {
-  Deno.stderr.writeSync(encoder.encode(`[conductor] ${message}\n`));
+  Deno.stderr.writeSync(encoder.encode(`[conductor] ${redact(message)}\n`));
 }

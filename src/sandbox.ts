@@ -2,6 +2,8 @@
  * The sandbox: one execution end to end. Plan (policy, workspace), install (step 1, when
  * dependencies are asked for), run (step 2, a fresh child), result.
  */
+import { appendAudit, auditRecord } from "./audit.ts";
+import { BusyError, Limiter } from "./concurrency.ts";
 import type { ResolvedConfig } from "./config.ts";
 import { prepareDenoDir } from "./deno_dir.ts";
 import type { ExecutionResult } from "./execution_result.ts";
@@ -14,6 +16,7 @@ import {
 } from "./execution_plan.ts";
 import { installDependencies } from "./installer.ts";
 import { ownerToken, sweepOrphans, treeRssBytes } from "./process_group.ts";
+import { makeRedactor } from "./redact.ts";
 import { preloadParser } from "./return_value.ts";
 import { runChild } from "./run_child.ts";
 import { folderSize, readState, removeWorkspace } from "./workspace.ts";
@@ -39,11 +42,13 @@ export interface ExecuteOptions {
 
 export class Sandbox {
   readonly config: ResolvedConfig;
+  readonly limiter: Limiter;
   #owner: string;
   #ready: Promise<void> | undefined;
 
   constructor(config: ResolvedConfig) {
     this.config = config;
+    this.limiter = new Limiter(config.maxConcurrent, config.maxQueue);
     this.#owner = ownerToken();
   }
 
@@ -73,11 +78,36 @@ export class Sandbox {
     });
   }
 
-  /** Plans and runs one execution. Never throws for the code's own failures. */
+  /**
+   * Plans and runs one execution, and writes its audit line. Never throws for the code's
+   * own failures, nor for a bad request: every outcome is a status.
+   */
   async execute(request: ExecutionRequest, options: ExecuteOptions = {}): Promise<ExecutionResult> {
     const started = performance.now();
     preloadParser();
     const plan = await this.plan(request);
+    const result = await this.#execute(plan, request, options, started);
+    if (this.config.auditFile) {
+      const redact = makeRedactor(
+        Object.entries(plan.env).filter(([k]) => plan.granted.env && k !== "PATH" && k !== "HOME")
+          .map(([, v]) => v),
+        this.config.redactPatterns,
+      );
+      await appendAudit(
+        this.config.auditFile,
+        await auditRecord(plan, request.code, result),
+        redact,
+      );
+    }
+    return result;
+  }
+
+  async #execute(
+    plan: ExecutionPlan,
+    request: ExecutionRequest,
+    options: ExecuteOptions,
+    started: number,
+  ): Promise<ExecutionResult> {
     const early = (
       status: ExecutionResult["status"],
       type: string,
@@ -110,7 +140,19 @@ export class Sandbox {
           applyWorkspaceState(this.config, plan, await readState(plan.workspace));
         }
       }
-      const result = await runChild(plan, request.code, options.signal, started);
+      let result: ExecutionResult;
+      try {
+        result = await this.limiter.run(
+          () => runChild(plan, request.code, options.signal, started),
+          options.signal,
+        );
+      } catch (error) {
+        if (error instanceof BusyError) return early("rejected", error.name, error.message);
+        if (options.signal?.aborted) {
+          return early("cancelled", "cancelled", "Cancelled while waiting for a slot");
+        }
+        throw error;
+      }
       await this.#checkQuota(plan, result);
       return result;
     } finally {

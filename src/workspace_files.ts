@@ -3,7 +3,7 @@
  * CLI). The conductor is privileged, so every path is checked here: inside `files/`, and
  * no symlink on the way.
  */
-import { dirname, join, relative } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { isInside } from "./paths.ts";
 import { folderSize, type Workspace } from "./workspace.ts";
 
@@ -35,7 +35,7 @@ export async function resolveFilePath(ws: Workspace, path: unknown): Promise<str
       }: expected a relative path inside the workspace`,
     );
   }
-  const abs = join(ws.filesDir, path);
+  const abs = isAbsolute(path) ? resolve(path) : join(ws.filesDir, path);
   if (!isInside(abs, ws.filesDir) || abs === ws.filesDir && path !== ".") {
     throw new WorkspaceFileError(`Invalid path "${path}": outside the workspace's files folder`);
   }

@@ -1,0 +1,63 @@
+/**
+ * The audit log: one JSON line per execution, secrets redacted.
+ */
+import type { ExecutionPlan } from "./execution_plan.ts";
+import type { ExecutionResult } from "./execution_result.ts";
+import { sha256Hex } from "./hash.ts";
+import { redactDeep, type Redactor } from "./redact.ts";
+
+export interface AuditRecord {
+  id: string;
+  time: string;
+  conversationId: string;
+  codeSha256: string;
+  lockfileSha256: string | null;
+  argv: string[];
+  limits: ExecutionPlan["limits"];
+  dependencies: string[];
+  status: ExecutionResult["status"];
+  durationMs: number;
+  exitCode?: number;
+  signal?: string;
+  denied: ExecutionResult["permissions"]["denied"];
+  errorType?: string;
+}
+
+/** The record of one execution. */
+export async function auditRecord(
+  plan: ExecutionPlan,
+  code: string,
+  result: ExecutionResult,
+): Promise<AuditRecord> {
+  let lock: Uint8Array<ArrayBuffer> | undefined;
+  if (plan.workspace.metaDir) {
+    lock = await Deno.readFile(`${plan.workspace.metaDir}/deno.lock`).catch(() => undefined);
+  }
+  const record: AuditRecord = {
+    id: crypto.randomUUID(),
+    time: new Date().toISOString(),
+    conversationId: result.conversationId,
+    codeSha256: await sha256Hex(typeof code === "string" ? code : ""),
+    lockfileSha256: lock ? await sha256Hex(lock) : null,
+    argv: plan.argv,
+    limits: plan.limits,
+    dependencies: plan.dependencies,
+    status: result.status,
+    durationMs: result.durationMs,
+    denied: result.permissions.denied,
+  };
+  if (result.exitCode !== undefined) record.exitCode = result.exitCode;
+  if (result.signal !== undefined) record.signal = result.signal;
+  if (result.error) record.errorType = result.error.type;
+  return record;
+}
+
+/** Appends one redacted line to the audit file (an `O_APPEND` write: lines never interleave). */
+export async function appendAudit(
+  path: string,
+  record: AuditRecord,
+  redact: Redactor,
+): Promise<void> {
+  const line = JSON.stringify(redactDeep(record, redact)) + "\n";
+  await Deno.writeTextFile(path, line, { append: true, create: true, mode: 0o600 });
+}

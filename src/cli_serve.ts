@@ -1,0 +1,72 @@
+/**
+ * `conductor serve`: the MCP server on stdio. Nothing but protocol on stdout; logs on
+ * stderr. A client that disconnects leaves no child running.
+ */
+import { parseArgs } from "node:util";
+import { EXIT, loadCliConfig } from "./cli_common.ts";
+import { log, writeOut } from "./log.ts";
+import { createConductorServer } from "./mcp_server.ts";
+import { Sandbox } from "./sandbox.ts";
+import { StdioTransport } from "./stdio_transport.ts";
+import { gcWorkspaces } from "./workspace.ts";
+
+export const SERVE_HELP = `Usage: conductor serve [--config FILE]
+
+Starts the MCP server on stdio, for Cursor, Claude Desktop or any MCP client. Tools:
+run_deno_code, install_dependencies, write_file, read_file, list_files,
+list_workspaces, delete_workspace. Logs go to stderr. Idle workspaces are
+garbage-collected every 10 minutes (workspaceTtlHours in the config).
+
+Options:
+  --config FILE   Config file (default: $CONDUCTOR_CONFIG, then ./conductor.jsonc)
+  -h, --help      Show this help
+`;
+
+const GC_INTERVAL_MS = 10 * 60_000;
+
+export async function serveCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { config: { type: "string" }, help: { type: "boolean", short: "h" } },
+  });
+  if (values.help) {
+    await writeOut(SERVE_HELP);
+    return EXIT.ok;
+  }
+  const config = await loadCliConfig(values.config);
+  const sandbox = new Sandbox(config);
+  await sandbox.init();
+  const { server, shutdown } = createConductorServer(sandbox);
+  const transport = new StdioTransport();
+
+  const { promise: closed, resolve: markClosed } = Promise.withResolvers<void>();
+  let closing = false;
+  const close = async (why: string) => {
+    if (closing) return;
+    closing = true;
+    log(`shutting down: ${why}`);
+    await shutdown();
+    await server.close().catch(() => {});
+    markClosed();
+  };
+  server.server.onclose = () => void close("the client disconnected");
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => void close(signal));
+  }
+  const gc = setInterval(() => {
+    gcWorkspaces(config.workspacesDir, { ttlMs: config.workspaceTtlMs })
+      .then((removed) => removed.length && log(`gc: deleted ${removed.length} idle workspaces`))
+      .catch((error) => log(`gc failed: ${error.message}`));
+  }, GC_INTERVAL_MS);
+  Deno.unrefTimer(gc);
+
+  await server.connect(transport);
+  log(
+    `serving MCP on stdio (workspaces: ${config.workspacesDir}, config: ${
+      config.source ?? "defaults"
+    })`,
+  );
+  await closed;
+  clearInterval(gc);
+  return EXIT.ok;
+}

@@ -1,0 +1,64 @@
+/**
+ * Secrets out of what the conductor writes down (audit log, stderr logs): known secret
+ * values, operator patterns, and common token shapes.
+ */
+
+/** Token shapes common enough to redact everywhere. */
+export const TOKEN_PATTERNS: readonly RegExp[] = [
+  /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----/g,
+  /\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b/g,
+  /\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}\b/g,
+  /\bxox[abposr]-[A-Za-z0-9-]{10,}\b/g,
+  /\bAKIA[0-9A-Z]{16}\b/g,
+  /\bAIza[0-9A-Za-z_-]{35}\b/g,
+  /\bnpm_[A-Za-z0-9]{36}\b/g,
+  /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b/g,
+  /\b(Bearer|Basic|token)\s+[A-Za-z0-9._~+/-]{8,}=*/gi,
+  /\b((?:api[_-]?key|secret|password|passwd|token|auth)["']?\s*[:=]\s*["']?)[^\s"',;]{6,}/gi,
+];
+
+export const REDACTED = "[REDACTED]";
+
+export interface Redactor {
+  (text: string): string;
+}
+
+/**
+ * Builds a redactor for exact secret values (shorter than 4 characters are ignored, they
+ * would hide too much) and operator patterns (regex source strings).
+ */
+export function makeRedactor(
+  secrets: readonly string[] = [],
+  patterns: readonly string[] = [],
+): Redactor {
+  const values = [...new Set(secrets.filter((s) => s.length >= 4))].sort((a, b) =>
+    b.length - a.length
+  );
+  const extra = patterns.map((p) => new RegExp(p, "g"));
+  return (text: string) => {
+    let out = text;
+    for (const value of values) out = out.split(value).join(REDACTED);
+    for (const re of [...TOKEN_PATTERNS, ...extra]) {
+      out = out.replace(
+        re,
+        (match, prefix) =>
+          typeof prefix === "string" && match.startsWith(prefix) && prefix !== match
+            ? prefix + REDACTED
+            : REDACTED,
+      );
+    }
+    return out;
+  };
+}
+
+/** Applies a redactor to every string inside a JSON-like value. */
+export function redactDeep<T>(value: T, redact: Redactor): T {
+  if (typeof value === "string") return redact(value) as T;
+  if (Array.isArray(value)) return value.map((v) => redactDeep(v, redact)) as T;
+  if (value && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, redactDeep(v, redact)]),
+    ) as T;
+  }
+  return value;
+}

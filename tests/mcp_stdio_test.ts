@@ -1,0 +1,314 @@
+/**
+ * The MCP server end to end: a real `main.ts serve` over stdio, driven by the SDK client.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+
+// The SDK's zod-inferred result types come through as loosely typed here: these are
+// the few fields the tests read.
+interface CallToolResult {
+  content: { type: string; text?: string }[];
+  structuredContent?: Record<string, unknown>;
+  isError?: boolean;
+}
+interface ToolInfo {
+  name: string;
+  description?: string;
+  inputSchema: { required?: string[] };
+  outputSchema?: unknown;
+  annotations?: { readOnlyHint?: boolean; destructiveHint?: boolean };
+}
+import { sharedDenoDir } from "./helpers.ts";
+
+const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
+
+interface Served {
+  client: Client;
+  dir: string;
+  stderr: () => string;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Starts `main.ts serve` with a config in a temp folder; always closed by `await using`. */
+async function serve(config: Record<string, unknown> = {}): Promise<Served> {
+  const dir = await Deno.makeTempDir({ prefix: "conductor-mcp-" });
+  const configPath = join(dir, "conductor.jsonc");
+  await Deno.writeTextFile(
+    configPath,
+    JSON.stringify({ workspacesDir: join(dir, "ws"), denoDir: sharedDenoDir(), ...config }),
+  );
+  const transport = new StdioClientTransport({
+    command: Deno.execPath(),
+    args: ["run", "--no-prompt", "--allow-all", MAIN, "serve", "--config", configPath],
+    env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? dir, NO_COLOR: "1" },
+    stderr: "pipe",
+  });
+  let stderr = "";
+  transport.stderr?.on("data", (chunk: Uint8Array) => stderr += new TextDecoder().decode(chunk));
+  const client = new Client({ name: "conductor-test", version: "1.0.0" });
+  await client.connect(transport);
+  return {
+    client,
+    dir,
+    stderr: () => stderr,
+    async [Symbol.asyncDispose]() {
+      await client.close().catch(() => {});
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+type Structured = Record<string, unknown> & {
+  status?: string;
+  returnValue?: unknown;
+  stdout?: string;
+};
+
+async function call(
+  client: Client,
+  name: string,
+  args: Record<string, unknown>,
+): Promise<CallToolResult> {
+  return await client.callTool({ name, arguments: args }) as unknown as CallToolResult;
+}
+
+function data(result: CallToolResult): Structured {
+  assert.ok(result.structuredContent, `no structuredContent: ${JSON.stringify(result)}`);
+  return result.structuredContent as Structured;
+}
+
+function text(result: CallToolResult): string {
+  return result.content.map((c) => (c.type === "text" ? c.text ?? "" : "")).join("\n");
+}
+
+Deno.test("MCP serve: initialize and list the tools with schemas and annotations", async () => {
+  await using s = await serve();
+  assert.equal(s.client.getServerVersion()?.name, "mcp-conductor");
+  const { tools } = await s.client.listTools() as unknown as { tools: ToolInfo[] };
+  const names = tools.map((t) => t.name).sort();
+  assert.deepEqual(names, [
+    "delete_workspace",
+    "install_dependencies",
+    "list_files",
+    "list_workspaces",
+    "read_file",
+    "run_deno_code",
+    "write_file",
+  ]);
+  const run = tools.find((t) => t.name === "run_deno_code")!;
+  assert.match(run.description!, /NOTHING is granted unless asked for/);
+  assert.match(run.description!, /Limits: timeout 30000 ms/);
+  assert.ok(run.outputSchema, "run_deno_code has an outputSchema");
+  assert.deepEqual(run.inputSchema.required, ["code"]);
+  assert.equal(tools.find((t) => t.name === "read_file")!.annotations?.readOnlyHint, true);
+  assert.equal(
+    tools.find((t) => t.name === "delete_workspace")!.annotations?.destructiveHint,
+    true,
+  );
+});
+
+Deno.test("MCP serve: run_deno_code returns a value, a denial, a timeout", async (t) => {
+  await using s = await serve();
+  await t.step("a return value, with stdout and stderr apart", async () => {
+    const r = await call(s.client, "run_deno_code", {
+      code:
+        "console.log('out'); console.error('err'); const data = { stargazers_count: 7 };\ndata.stargazers_count",
+    });
+    const d = data(r);
+    assert.equal(r.isError, undefined);
+    assert.equal(d.status, "success");
+    assert.equal(d.returnValue, 7);
+    assert.equal(d.stdout, "out\n");
+    assert.equal(d.stderr, "err\n");
+    assert.match(text(r), /^status: success/);
+    assert.match(String(d.conversationId), /^[0-9a-f-]{36}$/);
+  });
+  await t.step("a denial names the permission to ask for", async () => {
+    const r = await call(s.client, "run_deno_code", {
+      code: "await Deno.readTextFile('/etc/hostname')",
+    });
+    const d = data(r);
+    assert.equal(r.isError, true);
+    assert.equal(d.status, "error");
+    assert.deepEqual((d.error as { type: string }).type, "NotCapable");
+    assert.match(text(r), /--allow-read/);
+  });
+  await t.step("a request beyond the ceiling is rejected before running", async () => {
+    const r = await call(s.client, "run_deno_code", {
+      code: "1",
+      permissions: { net: ["169.254.169.254"] },
+    });
+    const d = data(r);
+    assert.equal(d.status, "rejected");
+    assert.match(text(r), /denied: net "169\.254\.169\.254": private/);
+  });
+  await t.step("a timeout", async () => {
+    const r = await call(s.client, "run_deno_code", { code: "while (true) {}", timeoutMs: 500 });
+    assert.equal(data(r).status, "timeout");
+  });
+});
+
+Deno.test("MCP serve: a file written with write_file is read by code, and code's files come back", async () => {
+  await using s = await serve();
+  const w = data(await call(s.client, "write_file", { path: "in/data.txt", content: "hello" }));
+  const id = String(w.conversationId);
+  const r = await call(s.client, "run_deno_code", {
+    conversationId: id,
+    code:
+      "const t = await Deno.readTextFile('in/data.txt'); await Deno.writeTextFile('out.bin', new Uint8Array([0, 255]).toString()); await Deno.writeFile('raw.bin', new Uint8Array([0, 255])); t.toUpperCase()",
+    permissions: { read: ["."], write: ["."] },
+  });
+  assert.equal(data(r).returnValue, "HELLO");
+  const listed = data(await call(s.client, "list_files", { conversationId: id }));
+  assert.deepEqual((listed.entries as { path: string }[]).map((e) => e.path), [
+    "in",
+    "in/data.txt",
+    "out.bin",
+    "raw.bin",
+  ]);
+  const raw = data(await call(s.client, "read_file", { conversationId: id, path: "raw.bin" }));
+  assert.deepEqual([raw.encoding, raw.content], ["base64", "AP8="]);
+  const bad = await call(s.client, "read_file", { conversationId: id, path: "../meta/state.json" });
+  assert.equal(bad.isError, true);
+  assert.match(text(bad), /outside the workspace's files folder/);
+  const other = await call(s.client, "run_deno_code", {
+    code: "await Deno.readTextFile('in/data.txt')",
+    permissions: { read: ["."] },
+  });
+  assert.equal(data(other).status, "error", "another conversation does not see the file");
+  const ws = data(await call(s.client, "list_workspaces", {}));
+  assert.ok((ws.workspaces as { id: string }[]).some((w) => w.id === id));
+  assert.equal(
+    data(await call(s.client, "delete_workspace", { conversationId: id })).deleted,
+    true,
+  );
+  assert.equal((await call(s.client, "list_files", { conversationId: id })).isError, true);
+});
+
+Deno.test("MCP serve: 8 concurrent calls each get only their own output", async () => {
+  await using s = await serve({ maxConcurrent: 4 });
+  const results = await Promise.all(
+    Array.from({ length: 8 }, (_, i) =>
+      call(s.client, "run_deno_code", {
+        code:
+          `for (let k = 0; k < 50; k++) console.log("marker-${i}"); await new Promise((r) => setTimeout(r, ${
+            (i % 3) * 20
+          })); "value-${i}"`,
+      })),
+  );
+  results.forEach((r: CallToolResult, i: number) => {
+    const d = data(r);
+    assert.equal(d.status, "success");
+    assert.equal(d.returnValue, `value-${i}`);
+    assert.equal(d.stdout, `marker-${i}\n`.repeat(50));
+  });
+});
+
+Deno.test("MCP serve: cancellation kills the run and reports cancelled; progress is sent", async () => {
+  await using s = await serve();
+  const controller = new AbortController();
+  const progress: number[] = [];
+  const pending = s.client.callTool(
+    {
+      name: "run_deno_code",
+      arguments: { code: "console.log('started'); while (true) {}" },
+    },
+    undefined,
+    {
+      signal: controller.signal,
+      onprogress: (p: { progress: number }) => progress.push(p.progress),
+      timeout: 20_000,
+    },
+  );
+  await new Promise((r) => setTimeout(r, 1500));
+  controller.abort();
+  await assert.rejects(pending);
+  // The server is still serving, and the child is gone.
+  const r = await call(s.client, "run_deno_code", { code: "1 + 1" });
+  assert.equal(data(r).returnValue, 2);
+  assert.ok(progress.length >= 1, "at least one progress notification");
+  const audit = await Deno.readTextFile(join(s.dir, "ws", "audit.jsonl"));
+  assert.match(audit, /"status":"cancelled"/);
+});
+
+Deno.test("MCP serve: protocol abuse gets clear errors and the server keeps serving", async (t) => {
+  await using s = await serve();
+  const healthy = async () =>
+    assert.equal(data(await call(s.client, "run_deno_code", { code: "40 + 2" })).returnValue, 42);
+  const cases: [string, string, Record<string, unknown>, RegExp][] = [
+    ["unknown tool", "no_such_tool", {}, /no_such_tool/],
+    ["wrong argument type", "run_deno_code", { code: 42 }, /code/],
+    ["__proto__ in permissions", "run_deno_code", {
+      code: "1",
+      permissions: JSON.parse('{"__proto__": {"all": true}}'),
+    }, /__proto__|Unrecognized/],
+    [
+      "unknown permission kind",
+      "run_deno_code",
+      { code: "1", permissions: { hrtime: true } },
+      /hrtime|Unrecognized/,
+    ],
+    [
+      "a huge timeout",
+      "run_deno_code",
+      { code: "1", timeoutMs: 1e9 },
+      /timeoutMs=1000000000.*must be from 1 to 300000/,
+    ],
+    [
+      "a negative memory value",
+      "run_deno_code",
+      { code: "1", memoryMb: -5 },
+      /memoryMb=-5.*must be from 64/,
+    ],
+    [
+      "a 10 MB code string",
+      "run_deno_code",
+      { code: "x".repeat(10 * 1024 * 1024) },
+      /limit is 4194304/,
+    ],
+    [
+      "a hostile conversation id",
+      "run_deno_code",
+      { code: "1", conversationId: "../etc" },
+      /Invalid conversation id/,
+    ],
+    [
+      "a hostile file path",
+      "write_file",
+      { path: "/etc/passwd", content: "x" },
+      /outside the workspace/,
+    ],
+    [
+      "a commas permission",
+      "run_deno_code",
+      { code: "1", permissions: { read: ["a,b"] } },
+      /contains a comma/,
+    ],
+  ];
+  for (const [name, tool, args, message] of cases) {
+    await t.step(name, async () => {
+      let outcome: string;
+      try {
+        const r = await call(s.client, tool, args);
+        assert.equal(r.isError, true, JSON.stringify(r).slice(0, 300));
+        outcome = text(r);
+      } catch (error) {
+        outcome = (error as Error).message; // a JSON-RPC error (e.g. invalid params)
+      }
+      assert.match(outcome, message);
+      await healthy();
+    });
+  }
+  await t.step("malformed JSON-RPC on the wire", async () => {
+    // Raw bytes straight into the server's stdin, through the transport's process.
+    const transport =
+      (s.client as unknown as { _transport: { _process?: { stdin: { write(s: string): void } } } })
+        ._transport;
+    transport._process?.stdin.write("{not json\n");
+    transport._process?.stdin.write('{"jsonrpc":"2.0","id":999,"method":"no/such/method"}\n');
+    await healthy();
+  });
+});
