@@ -45,11 +45,14 @@ export async function serveCommand(args: string[]): Promise<number> {
     if (closing) return;
     closing = true;
     log(`shutting down: ${why}`);
+    // Kill what is running; the cancelled results still go out before the transport closes.
     await shutdown();
+    await new Promise((r) => setTimeout(r, 10));
     await server.close().catch(() => {});
     markClosed();
   };
-  server.server.onclose = () => void close("the client disconnected");
+  server.server.onclose = () => void close("the transport closed");
+  transport.onend = () => void close("end of input: the client disconnected");
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, () => void close(signal));
   }

@@ -26,6 +26,11 @@ export class StdioTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
+  /**
+   * End of input (the client is gone or done). When set, the owner decides when to
+   * close (e.g. after answering what is in flight); otherwise the transport closes.
+   */
+  onend?: () => void;
 
   #input: ReadableStream<Uint8Array>;
   #writer: WritableStreamDefaultWriter<Uint8Array>;
@@ -80,7 +85,8 @@ export class StdioTransport implements Transport {
         start = nl + 1;
       }
     }
-    await this.close();
+    if (this.onend) this.onend();
+    else await this.close();
   }
 
   #handleLine(bytes: Uint8Array): void {

@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { BusyError, Limiter } from "./concurrency.ts";
+
+const later = () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => release = r);
+  return { gate, release };
+};
+
+Deno.test("Limiter runs at most max at once, then queues in order, then refuses", async () => {
+  const limiter = new Limiter(2, 1);
+  const order: string[] = [];
+  const a = later(), b = later(), c = later();
+  const pa = limiter.run(async () => (order.push("a"), await a.gate));
+  const pb = limiter.run(async () => (order.push("b"), await b.gate));
+  const pc = limiter.run(async () => (order.push("c"), await c.gate));
+  await Promise.resolve();
+  assert.deepEqual([limiter.running, limiter.queued], [2, 1]);
+  await assert.rejects(() => limiter.run(() => Promise.resolve()), BusyError);
+  assert.deepEqual(order, ["a", "b"]);
+  a.release();
+  await pa;
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(order, ["a", "b", "c"]);
+  b.release();
+  c.release();
+  await Promise.all([pb, pc]);
+  assert.deepEqual([limiter.running, limiter.queued], [0, 0]);
+});
+
+Deno.test("Limiter lets a queued call leave when its signal aborts", async () => {
+  const limiter = new Limiter(1, 5);
+  const a = later();
+  const pa = limiter.run(() => a.gate);
+  const controller = new AbortController();
+  const pb = limiter.run(() => Promise.resolve("never"), controller.signal);
+  assert.equal(limiter.queued, 1);
+  controller.abort(new Error("gone"));
+  await assert.rejects(pb, /gone/);
+  assert.equal(limiter.queued, 0);
+  a.release();
+  await pa;
+  assert.equal(await limiter.run(() => Promise.resolve("next")), "next");
+});
+
+Deno.test("Limiter frees the slot when the work throws", async () => {
+  const limiter = new Limiter(1, 0);
+  await assert.rejects(limiter.run(() => Promise.reject(new Error("boom"))), /boom/);
+  assert.equal(await limiter.run(() => Promise.resolve(1)), 1);
+});

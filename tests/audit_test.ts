@@ -1,0 +1,48 @@
+/**
+ * The audit log: one JSON line per execution with the fields DESIGN.md lists, no secrets.
+ */
+import assert from "node:assert/strict";
+import { testSandbox } from "./helpers.ts";
+
+Deno.test("each execution appends one audit line with its plan and outcome, secrets redacted", async () => {
+  await using ts = await testSandbox({ env: ["AUDIT_TEST_*"] });
+  Deno.env.set("AUDIT_TEST_TOKEN", "tok-very-secret-123");
+  try {
+    const ok = await ts.sandbox.execute({
+      code: "Deno.env.get('AUDIT_TEST_TOKEN')!.length",
+      conversationId: "audit1",
+      permissions: { env: ["AUDIT_TEST_TOKEN"] },
+    });
+    assert.equal(ok.returnValue, 19);
+    const refused = await ts.sandbox.execute({ code: "1", permissions: { net: ["10.0.0.1"] } });
+    assert.equal(refused.status, "rejected");
+    const text = await Deno.readTextFile(ts.config.auditFile!);
+    assert.ok(!text.includes("tok-very-secret-123"));
+    const lines = text.trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(lines.length, 2);
+    const [first, second] = lines;
+    assert.deepEqual(Object.keys(first).sort(), [
+      "argv",
+      "codeSha256",
+      "conversationId",
+      "denied",
+      "dependencies",
+      "durationMs",
+      "exitCode",
+      "id",
+      "limits",
+      "lockfileSha256",
+      "status",
+      "time",
+    ]);
+    assert.equal(first.conversationId, "audit1");
+    assert.equal(first.status, "success");
+    assert.match(first.codeSha256, /^[0-9a-f]{64}$/);
+    assert.ok(first.argv.includes("--allow-env=AUDIT_TEST_TOKEN"));
+    assert.equal(first.limits.timeoutMs, 30000);
+    assert.equal(second.status, "rejected");
+    assert.deepEqual(second.denied.map((d: { value: string }) => d.value), ["10.0.0.1"]);
+  } finally {
+    Deno.env.delete("AUDIT_TEST_TOKEN");
+  }
+});
