@@ -2,6 +2,7 @@
  * What every CLI command shares: exit codes, usage errors, config loading, stdin.
  */
 import { loadConfig, type ResolvedConfig } from "./config.ts";
+import { validateConversationId, WorkspaceIdError } from "./workspace.ts";
 
 /** 0 success, 1 the code (or install) failed, 2 usage or config error, 3 refused by policy. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3 } as const;
@@ -32,4 +33,14 @@ export function parseInteger(name: string, text: string): number {
 /** Quotes an argv entry for display in a POSIX shell. */
 export function shellQuote(arg: string): string {
   return /^[A-Za-z0-9_./:=,@%+-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+/** A conversation id from the command line, or a usage error saying what is wrong. */
+export function checkedId(id: string): string {
+  try {
+    return validateConversationId(id);
+  } catch (error) {
+    if (error instanceof WorkspaceIdError) throw new UsageError(error.message);
+    throw error;
+  }
 }

@@ -2,7 +2,7 @@
  * `conductor install`: step 1 on its own, for a conversation's workspace.
  */
 import { parseArgs } from "node:util";
-import { EXIT, loadCliConfig, UsageError } from "./cli_common.ts";
+import { checkedId, EXIT, loadCliConfig, UsageError } from "./cli_common.ts";
 import { installDependencies } from "./installer.ts";
 import { writeErr, writeOut } from "./log.ts";
 import { newConversationId, openWorkspace } from "./workspace.ts";
@@ -52,7 +52,10 @@ export async function installCommand(args: string[]): Promise<number> {
   const config = await loadCliConfig(values.config);
   await Deno.mkdir(config.workspacesDir, { recursive: true });
   await prepareDenoDir(config.denoDir);
-  const ws = await openWorkspace(config.workspacesDir, values.conversation ?? newConversationId());
+  const ws = await openWorkspace(
+    config.workspacesDir,
+    values.conversation === undefined ? newConversationId() : checkedId(values.conversation),
+  );
   const result = await installDependencies(config, ws, positionals, {
     frozen: values.frozen ?? false,
     onProgress: values.json ? undefined : (line) => void writeErr(`[conductor] ${line}\n`),

@@ -2,7 +2,7 @@
  * `conductor workspaces list | rm ID | gc` and `conductor files ls | get | put`.
  */
 import { parseArgs } from "node:util";
-import { EXIT, loadCliConfig, readStdin, UsageError } from "./cli_common.ts";
+import { checkedId, EXIT, loadCliConfig, readStdin, UsageError } from "./cli_common.ts";
 import type { ResolvedConfig } from "./config.ts";
 import { writeErr, writeOut } from "./log.ts";
 import {
@@ -11,9 +11,7 @@ import {
   listWorkspaces,
   openWorkspace,
   removeWorkspace,
-  validateConversationId,
   type Workspace,
-  WorkspaceIdError,
 } from "./workspace.ts";
 import {
   listWorkspaceFiles,
@@ -104,15 +102,6 @@ export async function workspacesCommand(args: string[]): Promise<number> {
     }
     default:
       throw new UsageError(`Unknown workspaces command "${sub}": expected list, rm or gc`);
-  }
-}
-
-function checkedId(id: string): string {
-  try {
-    return validateConversationId(id);
-  } catch (error) {
-    if (error instanceof WorkspaceIdError) throw new UsageError(error.message);
-    throw error;
   }
 }
 

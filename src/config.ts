@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { parse, type ParseError, printParseErrorCode } from "jsonc-parser";
 import { DEFAULT_DEPENDENCY_POLICY, type DependencyPolicy } from "./dependencies.ts";
 import { type Ceiling, DEFAULT_CEILING, SYS_NAMES } from "./permissions.ts";
+import { DEFAULT_NPM_REGISTRY } from "./npm_registry.ts";
 import { parseCidr } from "./private_net.ts";
 
 /** Per-execution limits. */
@@ -37,6 +38,7 @@ export interface ConductorConfig {
   maxQueue?: number;
   auditFile?: string | null;
   redactPatterns?: string[];
+  npmRegistry?: string;
 }
 
 export interface ResolvedConfig {
@@ -66,6 +68,8 @@ export interface ResolvedConfig {
   auditFile: string | null;
   /** Regexes (source text) of secrets to redact from the audit log and logs. */
   redactPatterns: string[];
+  /** The npm registry installs fetch from. @default $NPM_CONFIG_REGISTRY, else npmjs */
+  npmRegistry: string;
 }
 
 /** A config that cannot be used; the message names the file and the key. */
@@ -216,6 +220,7 @@ export function resolveConfig(
     "maxQueue",
     "auditFile",
     "redactPatterns",
+    "npmRegistry",
   ]);
   const integer = (key: string, fallback: number, min: number, max: number) => {
     const v = obj[key];
@@ -262,6 +267,7 @@ export function resolveConfig(
     auditFile: obj.auditFile === null
       ? null
       : path("auditFile", resolve(workspacesDir, "audit.jsonl")),
+    npmRegistry: resolveRegistry(obj.npmRegistry),
     redactPatterns: obj.redactPatterns === undefined
       ? []
       : stringList(obj.redactPatterns, "redactPatterns", (p) => {
@@ -273,6 +279,15 @@ export function resolveConfig(
         }
       }),
   };
+}
+
+function resolveRegistry(raw: unknown): string {
+  const value = raw ?? Deno.env.get("NPM_CONFIG_REGISTRY") ?? Deno.env.get("npm_config_registry") ??
+    DEFAULT_NPM_REGISTRY;
+  if (typeof value !== "string" || !/^https?:\/\//.test(value) || !URL.canParse(value)) {
+    fail("npmRegistry", "an http(s) URL", value);
+  }
+  return value.endsWith("/") ? value : value + "/";
 }
 
 function resolveDependencyPolicy(raw: unknown): DependencyPolicy {

@@ -20,6 +20,7 @@ import {
   type Permissions,
   resolvePermissions,
 } from "./permissions.ts";
+import { publicRegistryUrl } from "./npm_registry.ts";
 import { OWNER_ENV } from "./process_group.ts";
 import {
   findWorkspace,
@@ -214,6 +215,8 @@ function childEnv(
   env.PATH = host.PATH ?? "/usr/local/bin:/usr/bin:/bin";
   env.HOME = workspace.filesDir;
   env.DENO_DIR = config.denoDir;
+  // Deno finds cached packages by registry; --cached-only still forbids any download.
+  env.NPM_CONFIG_REGISTRY = publicRegistryUrl(config.npmRegistry);
   env.NO_COLOR = "1";
   env.DENO_NO_UPDATE_CHECK = "1";
   env[OWNER_ENV] = owner;

@@ -20,6 +20,7 @@ import {
 } from "./dependencies.ts";
 import type { Denial } from "./permissions.ts";
 import { sha256Hex } from "./hash.ts";
+import { registryCacheDir } from "./npm_registry.ts";
 import { killGroup } from "./process_group.ts";
 import { readState, withWorkspaceLock, type Workspace, writeState } from "./workspace.ts";
 
@@ -44,10 +45,8 @@ export interface InstallOptions {
   signal?: AbortSignal | undefined;
 }
 
-/** Env vars an install child needs to reach the registry (CA, proxy, registry, auth). */
+/** Env vars an install child needs to reach the registry (CA, proxy, auth). */
 const INSTALL_ENV_PASSTHROUGH = [
-  "NPM_CONFIG_REGISTRY",
-  "npm_config_registry",
   "NODE_EXTRA_CA_CERTS",
   "DENO_CERT",
   "DENO_TLS_CA_STORE",
@@ -98,26 +97,19 @@ async function readOr(path: string, fallback: string): Promise<string> {
   }
 }
 
-/** The registry's folder name in DENO_DIR/npm: its host, with `:` as `_`. */
-function registryFolder(): string {
-  const url = Deno.env.get("NPM_CONFIG_REGISTRY") ?? Deno.env.get("npm_config_registry") ??
-    "https://registry.npmjs.org/";
-  try {
-    return new URL(url).host.replace(":", "_");
-  } catch {
-    return "registry.npmjs.org";
-  }
-}
-
 /** Folders in DENO_DIR of the npm packages a lockfile pins (those that exist). */
-export async function lockedPackageDirs(lockText: string, denoDir: string): Promise<string[]> {
+export async function lockedPackageDirs(
+  lockText: string,
+  denoDir: string,
+  registry: string,
+): Promise<string[]> {
   let npm: Record<string, unknown> = {};
   try {
     npm = JSON.parse(lockText).npm ?? {};
   } catch {
     return [];
   }
-  const base = join(denoDir, "npm", registryFolder());
+  const base = registryCacheDir(denoDir, registry);
   const dirs: string[] = [];
   for (const key of Object.keys(npm)) {
     const m = /^(@?[^@]+)@([^_]+)/.exec(key);
@@ -126,6 +118,18 @@ export async function lockedPackageDirs(lockText: string, denoDir: string): Prom
     if (await Deno.stat(dir).then((i) => i.isDirectory, () => false)) dirs.push(dir);
   }
   return dirs.sort();
+}
+
+/** `name@version` -> integrity, for every npm package a lockfile pins. */
+function lockIntegrities(lockText: string): Map<string, string> {
+  try {
+    const npm = JSON.parse(lockText).npm ?? {};
+    return new Map(
+      Object.entries(npm).map(([k, v]) => [k, String((v as { integrity?: unknown }).integrity)]),
+    );
+  } catch {
+    return new Map();
+  }
 }
 
 /** The specifiers a lockfile was made for (`workspace.dependencies`). */
@@ -198,7 +202,7 @@ export async function installDependencies(
     const unchanged = JSON.stringify(specifiers) === JSON.stringify(state.dependencies) &&
       state.installHash !== undefined &&
       state.installHash === await sha256Hex(configText + "\0" + lockText) &&
-      (await lockedPackageDirs(lockText, config.denoDir)).length ===
+      (await lockedPackageDirs(lockText, config.denoDir, config.npmRegistry)).length ===
         (state.packageDirs ?? []).length;
     if (unchanged) {
       return { status: "skipped", dependencies: specifiers, denied: [], durationMs: elapsed() };
@@ -226,6 +230,35 @@ export async function installDependencies(
     }
 
     options.onProgress?.(`Installing ${specifiers.join(", ")}`);
+    // Security: when the set changes, Deno re-resolves, and a package already pinned could
+    // be fetched again and re-pinned to different bytes. First make sure the cache holds
+    // exactly what the current lockfile pins (a frozen install verifies the hashes).
+    const lockedBefore = lockIntegrities(lockText);
+    if (lockText && state.dependencies.length && (await readOr(configPath, ""))) {
+      const verifyEntry = join(ws.metaDir, "verify.ts");
+      await Deno.writeTextFile(
+        verifyEntry,
+        state.dependencies.map((s) => `import "${s}";`).join("\n") + "\n",
+      );
+      const failure = await runInstallChild(config, ws, {
+        config: configPath,
+        lock: lockPath,
+        entry: verifyEntry,
+      }, {
+        ...options,
+        frozen: true,
+      });
+      await Deno.remove(verifyEntry).catch(() => {});
+      if (failure) {
+        return {
+          status: "install_error",
+          dependencies: state.dependencies,
+          denied: [],
+          message: `The workspace's locked packages failed verification: ${failure}`,
+          durationMs: elapsed(),
+        };
+      }
+    }
     // Stage the new config and lockfile; the workspace keeps the old ones on failure.
     const stage = {
       config: join(ws.metaDir, "next.json"),
@@ -252,12 +285,29 @@ export async function installDependencies(
         durationMs: elapsed(),
       };
     }
+    const newLock = await Deno.readTextFile(stage.lock);
+    const lockedAfter = lockIntegrities(newLock);
+    const repinned = [...lockedBefore].filter(([pkg, hash]) =>
+      lockedAfter.has(pkg) && lockedAfter.get(pkg) !== hash
+    );
+    if (repinned.length) {
+      await Deno.remove(stage.config).catch(() => {});
+      await Deno.remove(stage.lock).catch(() => {});
+      return {
+        status: "install_error",
+        dependencies: state.dependencies,
+        denied: [],
+        message: `The registry served different bytes for already pinned packages: ${
+          repinned.map(([p]) => p).join(", ")
+        }; the lockfile was kept`,
+        durationMs: elapsed(),
+      };
+    }
     await Deno.rename(stage.config, configPath);
     await Deno.rename(stage.lock, lockPath);
-    const newLock = await Deno.readTextFile(lockPath);
     state.dependencies = specifiers;
     state.installHash = await sha256Hex(configText + "\0" + newLock);
-    state.packageDirs = await lockedPackageDirs(newLock, config.denoDir);
+    state.packageDirs = await lockedPackageDirs(newLock, config.denoDir, config.npmRegistry);
     await writeState(ws, state);
     options.onProgress?.(`Installed ${specifiers.length} dependencies in ${elapsed()} ms`);
     return { status: "installed", dependencies: specifiers, denied: [], durationMs: elapsed() };
@@ -282,6 +332,8 @@ async function runInstallChild(
     const value = Deno.env.get(name);
     if (value !== undefined) env[name] = value;
   }
+  // The configured registry, credentials included (they never reach a run child).
+  env.NPM_CONFIG_REGISTRY = config.npmRegistry;
   const args = [
     "install",
     "--node-modules-dir=none",

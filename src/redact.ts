@@ -13,7 +13,7 @@ export const TOKEN_PATTERNS: readonly RegExp[] = [
   /\bAIza[0-9A-Za-z_-]{35}\b/g,
   /\bnpm_[A-Za-z0-9]{36}\b/g,
   /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b/g,
-  /\b(Bearer|Basic|token)\s+[A-Za-z0-9._~+/-]{8,}=*/gi,
+  /\b((?:Bearer|Basic|token)\s+)[A-Za-z0-9._~+/-]{8,}=*/gi,
   /\b((?:api[_-]?key|secret|password|passwd|token|auth)["']?\s*[:=]\s*["']?)[^\s"',;]{6,}/gi,
 ];
 

@@ -158,7 +158,7 @@ function lastLines(text: string): string {
 
 /** Errors Deno gives for a module that is not installed in the workspace. */
 const NOT_INSTALLED =
-  /lockfile is out of date|not found in cache|not a dependency|Relative import path "[^".\/][^"]*" not prefixed|--cached-only/;
+  /lockfile is out of date|not found in cache|not a dependency|Relative import path "[^".\/][^"]*" not prefixed|--cached-only|--no-npm is specified|Could not find npm package/;
 
 /** Says how to fix an import of a package that the workspace has not installed. */
 function addInstallHint(error: ExecutionError): void {

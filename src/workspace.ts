@@ -81,10 +81,12 @@ export async function openWorkspace(
 ): Promise<Workspace & { state: WorkspaceState }> {
   const ws = await workspacePaths(workspacesDir, id);
   for (let attempt = 0;; attempt++) {
-    await Deno.mkdir(ws.filesDir, { recursive: true });
-    await Deno.mkdir(ws.metaDir, { recursive: true });
-    // Security: the id's folders must be real folders, not symlinks planted elsewhere.
+    // Security: the id's folders must be real folders, not symlinks planted elsewhere;
+    // each is checked before anything is created inside it, so nothing is made through a link.
     for (const dir of [ws.root, ws.filesDir, ws.metaDir]) {
+      await Deno.mkdir(dir).catch((error) => {
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      });
       if ((await Deno.lstat(dir)).isSymlink) {
         throw new WorkspaceIdError(
           `Workspace "${id}" is not a plain folder: "${dir}" is a symlink`,
@@ -201,15 +203,16 @@ export async function folderSize(dir: string): Promise<number> {
 /** Every workspace with its size and bookkeeping, most recently used first. */
 export async function listWorkspaces(workspacesDir: string): Promise<WorkspaceInfo[]> {
   const out: WorkspaceInfo[] = [];
-  let entries: AsyncIterable<Deno.DirEntry>;
+  const names: string[] = [];
   try {
-    entries = Deno.readDir(workspacesDir);
-  } catch {
-    return out;
+    for await (const entry of Deno.readDir(workspacesDir)) {
+      if (entry.isDirectory && ID_RE.test(entry.name)) names.push(entry.name);
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error; // no workspaces folder yet
   }
-  for await (const entry of entries) {
-    if (!entry.isDirectory || !ID_RE.test(entry.name)) continue;
-    const ws = await findWorkspace(workspacesDir, entry.name);
+  for (const name of names) {
+    const ws = await findWorkspace(workspacesDir, name);
     if (!ws) continue;
     const state = await readState(ws);
     out.push({

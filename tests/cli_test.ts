@@ -51,7 +51,9 @@ async function conductor(
     try {
       listing = [...Deno.readDirSync(join(dir, "ws"))];
     } catch { /* never created: fine */ }
-    const left = listing.map((e) => e.name).filter((n) => n !== ".deno");
+    const left = listing.filter((e) => e.isDirectory).map((e) => e.name).filter((n) =>
+      n !== ".deno"
+    );
     if (!args.includes("--conversation")) assert.deepEqual(left, [], "workspaces left behind");
     return run;
   } finally {
