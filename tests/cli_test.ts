@@ -173,7 +173,7 @@ Deno.test("conductor exec --explain prints the plan exactly, and runs nothing", 
       'granted: {"net":["api.github.com"],"read":["$DIR/ws/c1/files/data"]}',
       "denied: none",
       "limits: timeoutMs=30000 memoryMb=128 stdoutBytes=1048576 stderrBytes=1048576",
-      "env: CONDUCTOR_OWNER DENO_DIR DENO_NO_UPDATE_CHECK HOME NO_COLOR PATH",
+      "env: CONDUCTOR_OWNER DENO_DIR DENO_NO_UPDATE_CHECK HOME NO_COLOR NPM_CONFIG_REGISTRY PATH",
       `argv: ${deno} run --no-prompt --no-remote --cached-only --no-config --no-lock --no-npm ` +
       "--v8-flags=--max-old-space-size=96 --allow-net=api.github.com --allow-read=$DIR/ws/c1/files/data " +
       "'--deny-net=0.0.0.0/8,10.0.0.0/8,100.64.0.0/10,127.0.0.0,127.0.0.2/31,127.0.0.4/30," +
@@ -201,7 +201,9 @@ Deno.test("conductor exec --explain exits 3 and lists denials for a refused requ
 Deno.test("conductor --help and exec --help describe the commands", async () => {
   const main = await conductor(["--help"]);
   assert.equal(main.code, 0);
-  assert.match(main.stdout, /Commands:\n {2}exec/);
+  for (const command of ["serve", "exec", "install", "workspaces", "files"]) {
+    assert.match(main.stdout, new RegExp(`\\n {2}${command} +[A-Z]`));
+  }
   const exec = await conductor(["exec", "--help"]);
   assert.match(exec.stdout, /--allow-net\[=HOSTS\]/);
   assert.match(exec.stdout, /--explain/);
