@@ -34,8 +34,9 @@ export async function serveCommand(args: string[]): Promise<number> {
     return EXIT.ok;
   }
   const config = await loadCliConfig(values.config);
-  const sandbox = new Sandbox(config);
+  const sandbox = new Sandbox(config, { prewarm: true });
   await sandbox.init();
+  await sandbox.refill();
   const { server, shutdown } = createConductorServer(sandbox);
   const transport = new StdioTransport();
 
@@ -53,8 +54,9 @@ export async function serveCommand(args: string[]): Promise<number> {
   };
   server.server.onclose = () => void close("the transport closed");
   transport.onend = () => void close("end of input: the client disconnected");
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(signal, () => void close(signal));
+  const onSignal = { SIGINT: () => void close("SIGINT"), SIGTERM: () => void close("SIGTERM") };
+  for (const [signal, handler] of Object.entries(onSignal)) {
+    Deno.addSignalListener(signal as Deno.Signal, handler);
   }
   const gc = setInterval(() => {
     gcWorkspaces(config.workspacesDir, { ttlMs: config.workspaceTtlMs })
@@ -71,5 +73,8 @@ export async function serveCommand(args: string[]): Promise<number> {
   );
   await closed;
   clearInterval(gc);
+  for (const [signal, handler] of Object.entries(onSignal)) {
+    Deno.removeSignalListener(signal as Deno.Signal, handler);
+  }
   return EXIT.ok;
 }

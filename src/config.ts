@@ -8,6 +8,7 @@ import { parse, type ParseError, printParseErrorCode } from "jsonc-parser";
 import { DEFAULT_DEPENDENCY_POLICY, type DependencyPolicy } from "./dependencies.ts";
 import { type Ceiling, DEFAULT_CEILING, SYS_NAMES } from "./permissions.ts";
 import { DEFAULT_NPM_REGISTRY } from "./npm_registry.ts";
+import type { PrewarmOptions } from "./prewarm_pool.ts";
 import { parseCidr } from "./private_net.ts";
 
 /** Per-execution limits. */
@@ -39,6 +40,7 @@ export interface ConductorConfig {
   auditFile?: string | null;
   redactPatterns?: string[];
   npmRegistry?: string;
+  prewarm?: Partial<PrewarmOptions>;
 }
 
 export interface ResolvedConfig {
@@ -70,6 +72,8 @@ export interface ResolvedConfig {
   redactPatterns: string[];
   /** The npm registry installs fetch from. @default $NPM_CONFIG_REGISTRY, else npmjs */
   npmRegistry: string;
+  /** Children started ahead of their code (`serve` only). */
+  prewarm: PrewarmOptions;
 }
 
 /** A config that cannot be used; the message names the file and the key. */
@@ -221,6 +225,7 @@ export function resolveConfig(
     "auditFile",
     "redactPatterns",
     "npmRegistry",
+    "prewarm",
   ]);
   const integer = (key: string, fallback: number, min: number, max: number) => {
     const v = obj[key];
@@ -268,6 +273,7 @@ export function resolveConfig(
       ? null
       : path("auditFile", resolve(workspacesDir, "audit.jsonl")),
     npmRegistry: resolveRegistry(obj.npmRegistry),
+    prewarm: resolvePrewarm(obj.prewarm),
     redactPatterns: obj.redactPatterns === undefined
       ? []
       : stringList(obj.redactPatterns, "redactPatterns", (p) => {
@@ -279,6 +285,23 @@ export function resolveConfig(
         }
       }),
   };
+}
+
+export const DEFAULT_PREWARM: PrewarmOptions = { generic: 1, maxChildren: 3, idleMs: 60_000 };
+
+function resolvePrewarm(raw: unknown): PrewarmOptions {
+  if (raw === undefined) return { ...DEFAULT_PREWARM };
+  const obj = checkObject(raw, "prewarm", Object.keys(DEFAULT_PREWARM));
+  const out = { ...DEFAULT_PREWARM };
+  const max = { generic: 16, maxChildren: 64, idleMs: 3600_000 };
+  for (const [k, v] of Object.entries(obj)) {
+    const key = k as keyof PrewarmOptions;
+    if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > max[key]) {
+      fail(`prewarm.${key}`, `an integer from 0 to ${max[key]}`, v);
+    }
+    out[key] = v as number;
+  }
+  return out;
 }
 
 function resolveRegistry(raw: unknown): string {

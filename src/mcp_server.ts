@@ -472,6 +472,7 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
   }, (args: Args<typeof deleteWorkspaceInput>) =>
     guarded(async () => {
       validateConversationId(args.conversationId);
+      sandbox.pool?.drop(args.conversationId);
       const deleted = await removeWorkspace(config.workspacesDir, args.conversationId);
       return structured(
         { conversationId: args.conversationId, deleted },
@@ -484,6 +485,7 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
     async shutdown() {
       for (const entry of inFlight) entry.controller.abort(new Error("client disconnected"));
       await Promise.allSettled([...inFlight].map((e) => e.done));
+      sandbox.close();
     },
   };
 }

@@ -505,7 +505,8 @@ export function buildRunArgs(granted: Permissions, options: RunArgsOptions): str
   listFlag("net", granted.net);
   listFlag("read", granted.read);
   listFlag("write", granted.write);
-  listFlag("env", granted.env);
+  // Deno reads "--allow-env=*" as a variable named "*": all variables is the bare flag.
+  listFlag("env", granted.env?.includes("*") ? true : granted.env);
   listFlag("import", granted.import);
   listFlag("sys", granted.sys);
   listFlag("run", granted.run);

@@ -328,6 +328,12 @@ Deno.test("buildRunArgs() scopes each grant and adds the private deny list with 
   assert.deepEqual(args.at(-1), "/app/src/bootstrap.ts");
 });
 
+Deno.test("buildRunArgs() grants every variable for env *", () => {
+  const args = buildRunArgs({ env: ["A", "*"] }, opts);
+  assert.ok(args.includes("--allow-env"));
+  assert.ok(!args.some((a) => a.startsWith("--allow-env=")));
+});
+
 Deno.test("buildRunArgs() uses the workspace config and lockfile, frozen", () => {
   const args = buildRunArgs({}, {
     ...opts,

@@ -17,139 +17,197 @@ const MEMORY_POLL_MS = 50;
 const DRAIN_GRACE_MS = 500;
 
 /**
- * Runs a plan that policy accepted. Never throws for the code's own failures: every
- * outcome is a status.
+ * The argv, env, cwd and output caps of a plan: two plans with the same key get children
+ * that cannot tell each other apart.
  */
-export async function runChild(
-  plan: ExecutionPlan,
-  code: string,
-  signal: AbortSignal | undefined,
-  started: number,
-): Promise<ExecutionResult> {
-  const { limits, workspace } = plan;
-  const nonce = newNonce();
-  const child = new Deno.Command(plan.argv[0]!, {
-    args: plan.argv.slice(1),
-    cwd: workspace.filesDir,
-    env: plan.env,
-    clearEnv: true,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    // Security: its own process group, so that a kill reaches every grandchild.
-    detached: true,
-  }).spawn();
-  const pid = child.pid;
+export function childKey(plan: ExecutionPlan): string {
+  return JSON.stringify([
+    plan.argv,
+    Object.entries(plan.env).sort(([a], [b]) => a < b ? -1 : 1),
+    plan.workspace.filesDir,
+    plan.limits.stdoutBytes,
+    plan.limits.stderrBytes,
+  ]);
+}
 
-  let fired: ExecutionStatus | undefined;
-  let firedMessage = "";
-  const fire = (status: ExecutionStatus, message: string) => {
-    if (fired) return;
-    fired = status;
-    firedMessage = message;
-    killGroup(pid);
-  };
+/**
+ * One fresh sandbox child: spawned for a plan (possibly before its code is known: it
+ * waits on stdin), used for exactly one execution, never reused.
+ */
+export class SandboxChild {
+  readonly key: string;
+  readonly pid: number;
+  readonly spawnedAt = performance.now();
+  #child: Deno.ChildProcess;
+  #nonce = newNonce();
+  #exited = false;
+  #used = false;
+  #fired: ExecutionStatus | undefined;
+  #firedMessage = "";
+  #frames: Record<string, unknown>[] = [];
+  #out: CappedBuffer;
+  #err: CappedBuffer;
+  #stopReading = new AbortController();
+  #pumps: Promise<void>[];
+  #maxReturnBytes: number;
 
-  const timer = setTimeout(
-    () => fire("timeout", `Timed out after ${limits.timeoutMs} ms`),
-    limits.timeoutMs,
-  );
-  const memoryLimit = limits.memoryMb * 1024 * 1024;
-  const watchdog = setInterval(() => {
-    const rss = treeRssBytes(pid);
-    if (rss > memoryLimit) {
-      fire(
-        "memory_limit",
-        `Resident memory reached ${
-          Math.round(rss / 1048576)
-        } MB; the limit is ${limits.memoryMb} MB`,
-      );
-    }
-  }, MEMORY_POLL_MS);
-  const onAbort = () => fire("cancelled", "Cancelled");
-  signal?.addEventListener("abort", onAbort, { once: true });
+  constructor(plan: ExecutionPlan) {
+    this.key = childKey(plan);
+    this.#child = new Deno.Command(plan.argv[0]!, {
+      args: plan.argv.slice(1),
+      cwd: plan.workspace.filesDir,
+      env: plan.env,
+      clearEnv: true,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      // Security: its own process group, so that a kill reaches every grandchild.
+      detached: true,
+    }).spawn();
+    this.pid = this.#child.pid;
+    this.#child.status.then(() => this.#exited = true, () => this.#exited = true);
+    const { stdoutBytes, stderrBytes } = plan.limits;
+    this.#maxReturnBytes = stdoutBytes;
+    this.#out = new CappedBuffer(stdoutBytes);
+    this.#err = new CappedBuffer(stderrBytes);
+    this.#pumps = [
+      this.#pump(this.#child.stdout, this.#out, "stdout"),
+      this.#pump(this.#child.stderr, this.#err, "stderr"),
+    ];
+  }
 
-  const frames: Record<string, unknown>[] = [];
-  const out = new CappedBuffer(limits.stdoutBytes);
-  const err = new CappedBuffer(limits.stderrBytes);
-  const pump = (stream: ReadableStream<Uint8Array>, buffer: CappedBuffer, name: string) => {
-    const scanner = new FrameScanner(nonce, {
-      maxFrameBytes: limits.stdoutBytes + 1024,
-      onFrame: (m) => frames.push(m as Record<string, unknown>),
+  /** True once the process has ended (an idle child that died is of no use). */
+  get exited(): boolean {
+    return this.#exited;
+  }
+
+  #pump(stream: ReadableStream<Uint8Array>, buffer: CappedBuffer, name: string): Promise<void> {
+    const scanner = new FrameScanner(this.#nonce, {
+      maxFrameBytes: this.#maxReturnBytes + 1024,
+      onFrame: (m) => this.#frames.push(m as Record<string, unknown>),
       onOutput: (bytes) => {
-        if (!buffer.add(bytes)) fire("output_limit", `${name} exceeded ${buffer.cap} bytes`);
+        if (!buffer.add(bytes)) this.#fire("output_limit", `${name} exceeded ${buffer.cap} bytes`);
       },
       onOversize: () =>
-        fire("output_limit", `The result frame exceeded ${limits.stdoutBytes} bytes`),
+        this.#fire("output_limit", `The result frame exceeded ${this.#maxReturnBytes} bytes`),
     });
-    return drain(stream, scanner, stopReading.signal);
-  };
-  const stopReading = new AbortController();
-  const outDone = pump(child.stdout, out, "stdout");
-  const errDone = pump(child.stderr, err, "stderr");
-
-  try {
-    const writer = child.stdin.getWriter();
-    const header = JSON.stringify({
-      nonce,
-      code: await exposeLastExpression(code),
-      maxReturnBytes: limits.stdoutBytes,
-    });
-    await writer.write(new TextEncoder().encode(header + "\n"));
-    await writer.close();
-  } catch {
-    // The child died before reading its code; its status says why.
+    return drain(stream, scanner, this.#stopReading.signal);
   }
 
-  const status = await child.status;
-  const durationMs = Math.round(performance.now() - started);
-  clearTimeout(timer);
-  clearInterval(watchdog);
-  signal?.removeEventListener("abort", onAbort);
-  // Security: nothing of an execution outlives it.
-  killGroup(pid);
-  // A process that left the group (setsid) may still hold the pipes: stop waiting.
-  const grace = setTimeout(() => stopReading.abort(), DRAIN_GRACE_MS);
-  await Promise.all([outDone, errDone]);
-  clearTimeout(grace);
-
-  const stderr = err.text();
-  if (!fired && status.signal === "SIGTRAP" && stderr.includes("Reached heap limit")) {
-    fired = "memory_limit";
-    firedMessage = `The JavaScript heap reached its cap (${
-      heapMbFor(limits.memoryMb)
-    } MB, from memoryMb ${limits.memoryMb})`;
+  #fire(status: ExecutionStatus, message: string): void {
+    if (this.#fired) return;
+    this.#fired = status;
+    this.#firedMessage = message;
+    killGroup(this.pid);
   }
-  const result: ExecutionResult = {
-    status: "success",
-    stdout: out.text(),
-    stderr,
-    truncated: { stdout: out.truncated, stderr: err.truncated },
-    permissions: { granted: plan.granted, denied: plan.denied },
-    conversationId: plan.conversationId,
-    durationMs,
-    exitCode: status.code,
-  };
-  if (status.signal) result.signal = status.signal;
-  const errorFrame = frames.find((f) => f.t === "error");
-  const resultFrame = frames.find((f) => f.t === "result");
-  if (resultFrame && "value" in resultFrame) result.returnValue = resultFrame.value;
 
-  if (fired) {
-    result.status = fired;
-    result.error = { type: fired, message: firedMessage };
-  } else if (errorFrame) {
-    result.status = "error";
-    result.error = errorFrame.error as ExecutionError;
-  } else if (!status.success) {
-    result.status = "error";
-    result.error = status.signal
-      ? { type: "Signal", message: `The process was killed by ${status.signal}` }
-      : { type: "Exit", message: `The process exited with code ${status.code}` };
-    if (!resultFrame && stderr) result.error.message += `: ${lastLines(stderr)}`;
+  /** Kills an unused child (and anything it started). */
+  kill(): void {
+    killGroup(this.pid);
   }
-  if (result.error && result.status === "error") addInstallHint(result.error);
-  return result;
+
+  /**
+   * Runs the code of a plan that policy accepted (its key must be this child's). Never
+   * throws for the code's own failures: every outcome is a status.
+   */
+  async run(
+    plan: ExecutionPlan,
+    code: string,
+    signal: AbortSignal | undefined,
+    started: number,
+  ): Promise<ExecutionResult> {
+    if (this.#used) throw new Error("A sandbox child runs exactly one execution");
+    this.#used = true;
+    const { limits } = plan;
+    const pid = this.pid;
+    const fire = (status: ExecutionStatus, message: string) => this.#fire(status, message);
+    const timer = setTimeout(
+      () => fire("timeout", `Timed out after ${limits.timeoutMs} ms`),
+      limits.timeoutMs,
+    );
+    const memoryLimit = limits.memoryMb * 1024 * 1024;
+    const watchdog = setInterval(() => {
+      const rss = treeRssBytes(pid);
+      if (rss > memoryLimit) {
+        fire(
+          "memory_limit",
+          `Resident memory reached ${
+            Math.round(rss / 1048576)
+          } MB; the limit is ${limits.memoryMb} MB`,
+        );
+      }
+    }, MEMORY_POLL_MS);
+    const onAbort = () => fire("cancelled", "Cancelled");
+    signal?.addEventListener("abort", onAbort, { once: true });
+
+    try {
+      const writer = this.#child.stdin.getWriter();
+      const header = JSON.stringify({
+        nonce: this.#nonce,
+        code: await exposeLastExpression(code),
+        maxReturnBytes: limits.stdoutBytes,
+      });
+      await writer.write(new TextEncoder().encode(header + "\n"));
+      await writer.close();
+    } catch {
+      // The child died before reading its code; its status says why.
+    }
+
+    const status = await this.#child.status;
+    const durationMs = Math.round(performance.now() - started);
+    clearTimeout(timer);
+    clearInterval(watchdog);
+    signal?.removeEventListener("abort", onAbort);
+    // Security: nothing of an execution outlives it.
+    killGroup(pid);
+    // A process that left the group (setsid) may still hold the pipes: stop waiting.
+    const grace = setTimeout(() => this.#stopReading.abort(), DRAIN_GRACE_MS);
+    await Promise.all(this.#pumps);
+    clearTimeout(grace);
+    let fired = this.#fired;
+    let firedMessage = this.#firedMessage;
+    const out = this.#out;
+    const err = this.#err;
+    const frames = this.#frames;
+
+    const stderr = err.text();
+    if (!fired && status.signal === "SIGTRAP" && stderr.includes("Reached heap limit")) {
+      fired = "memory_limit";
+      firedMessage = `The JavaScript heap reached its cap (${
+        heapMbFor(limits.memoryMb)
+      } MB, from memoryMb ${limits.memoryMb})`;
+    }
+    const result: ExecutionResult = {
+      status: "success",
+      stdout: out.text(),
+      stderr,
+      truncated: { stdout: out.truncated, stderr: err.truncated },
+      permissions: { granted: plan.granted, denied: plan.denied },
+      conversationId: plan.conversationId,
+      durationMs,
+      exitCode: status.code,
+    };
+    if (status.signal) result.signal = status.signal;
+    const errorFrame = frames.find((f) => f.t === "error");
+    const resultFrame = frames.find((f) => f.t === "result");
+    if (resultFrame && "value" in resultFrame) result.returnValue = resultFrame.value;
+
+    if (fired) {
+      result.status = fired;
+      result.error = { type: fired, message: firedMessage };
+    } else if (errorFrame) {
+      result.status = "error";
+      result.error = errorFrame.error as ExecutionError;
+    } else if (!status.success) {
+      result.status = "error";
+      result.error = status.signal
+        ? { type: "Signal", message: `The process was killed by ${status.signal}` }
+        : { type: "Exit", message: `The process exited with code ${status.code}` };
+      if (!resultFrame && stderr) result.error.message += `: ${lastLines(stderr)}`;
+    }
+    if (result.error && result.status === "error") addInstallHint(result.error);
+    return result;
+  }
 }
 
 function lastLines(text: string): string {

@@ -18,7 +18,8 @@ import { installDependencies } from "./installer.ts";
 import { ownerToken, sweepOrphans, treeRssBytes } from "./process_group.ts";
 import { makeRedactor } from "./redact.ts";
 import { preloadParser } from "./return_value.ts";
-import { runChild } from "./run_child.ts";
+import { PrewarmPool } from "./prewarm_pool.ts";
+import { SandboxChild } from "./run_child.ts";
 import { folderSize, readState, removeWorkspace } from "./workspace.ts";
 
 export type { ExecutionPlan, ExecutionRequest } from "./execution_plan.ts";
@@ -40,16 +41,46 @@ export interface ExecuteOptions {
   onProgress?: ((line: string) => void) | undefined;
 }
 
+export interface SandboxOptions {
+  /**
+   * Keep children started ahead of their code (config `prewarm`): for a long-lived
+   * conductor (`serve`), not for a one-shot CLI run. @default false
+   */
+  prewarm?: boolean;
+}
+
 export class Sandbox {
   readonly config: ResolvedConfig;
   readonly limiter: Limiter;
+  /** Prewarmed children, when enabled. */
+  readonly pool: PrewarmPool | undefined;
   #owner: string;
   #ready: Promise<void> | undefined;
 
-  constructor(config: ResolvedConfig) {
+  constructor(config: ResolvedConfig, options: SandboxOptions = {}) {
     this.config = config;
     this.limiter = new Limiter(config.maxConcurrent, config.maxQueue);
     this.#owner = ownerToken();
+    if (options.prewarm && config.prewarm.maxChildren > 0) {
+      this.pool = new PrewarmPool(config.prewarm);
+      this.pool.onDiscardGeneric = (id) =>
+        void removeWorkspace(config.workspacesDir, id).catch(() => {});
+    }
+  }
+
+  /** Starts children ahead of demand, only with capacity to spare (never under load). */
+  async refill(): Promise<void> {
+    const pool = this.pool;
+    if (!pool || this.limiter.running + this.limiter.queued >= this.limiter.max) return;
+    for (let i = pool.genericWanted(); i > 0; i--) {
+      const plan = await this.plan({ code: "" });
+      if (!plan.rejection) pool.offer(plan, true);
+    }
+  }
+
+  /** Kills the prewarmed children. */
+  close(): void {
+    this.pool?.close();
   }
 
   /** One-time start-up: the children's DENO_DIR, and the sweep of orphaned children. */
@@ -85,8 +116,20 @@ export class Sandbox {
   async execute(request: ExecutionRequest, options: ExecuteOptions = {}): Promise<ExecutionResult> {
     const started = performance.now();
     preloadParser();
+    if (
+      request.conversationId === undefined && request.dependencies === undefined &&
+      !options.ephemeral
+    ) {
+      const claimed = this.pool?.claimGeneric();
+      if (claimed) request = { ...request, conversationId: claimed };
+    }
     const plan = await this.plan(request);
     const result = await this.#execute(plan, request, options, started);
+    if (this.pool && !plan.rejection && plan.workspace.root) {
+      // Predict the conversation's next run: same workspace, same flags.
+      if (this.limiter.running + this.limiter.queued < this.limiter.max) this.pool.offer(plan);
+      this.refill().catch(() => {});
+    }
     if (this.config.auditFile) {
       const redact = makeRedactor(
         Object.entries(plan.env).filter(([k]) => plan.granted.env && k !== "PATH" && k !== "HOME")
@@ -142,10 +185,10 @@ export class Sandbox {
       }
       let result: ExecutionResult;
       try {
-        result = await this.limiter.run(
-          () => runChild(plan, request.code, options.signal, started),
-          options.signal,
-        );
+        result = await this.limiter.run(() => {
+          const child = this.pool?.take(plan) ?? new SandboxChild(plan);
+          return child.run(plan, request.code, options.signal, started);
+        }, options.signal);
       } catch (error) {
         if (error instanceof BusyError) return early("rejected", error.name, error.message);
         if (options.signal?.aborted) {

@@ -1,0 +1,132 @@
+/**
+ * Prewarmed sandbox children: started before their code is known, each with the exact
+ * argv, env and cwd its execution will need, waiting on stdin. Each is used for exactly
+ * one execution and never reused, so "fresh process per execution" still holds; only the
+ * start-up wait moves off the critical path.
+ *
+ * Two kinds: a generic child in a new, empty workspace (for a request that names no
+ * conversation), and a predicted child for an active conversation (same workspace and
+ * flags as its last run). A child whose key does not match the request is killed, never
+ * adapted.
+ */
+import type { ExecutionPlan } from "./execution_plan.ts";
+import { childKey, SandboxChild } from "./run_child.ts";
+
+export interface PrewarmOptions {
+  /** Idle generic children kept ready. @default 1 */
+  generic: number;
+  /** Most idle children in all (generic and predicted). @default 3 */
+  maxChildren: number;
+  /** An idle child older than this is killed. @default 60000 */
+  idleMs: number;
+}
+
+interface Entry {
+  child: SandboxChild;
+  generic: boolean;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export interface PrewarmStats {
+  idle: number;
+  hits: number;
+  misses: number;
+}
+
+export class PrewarmPool {
+  readonly options: PrewarmOptions;
+  #entries = new Map<string, Entry>();
+  #hits = 0;
+  #misses = 0;
+  #closed = false;
+  /** Called when an unused generic child's workspace should go (it was never used). */
+  onDiscardGeneric: ((conversationId: string) => void) | undefined;
+
+  constructor(options: PrewarmOptions) {
+    this.options = options;
+  }
+
+  stats(): PrewarmStats {
+    return { idle: this.#entries.size, hits: this.#hits, misses: this.#misses };
+  }
+
+  /** How many more generic children the pool wants. */
+  genericWanted(): number {
+    const generic = [...this.#entries.values()].filter((e) => e.generic).length;
+    return Math.max(0, this.options.generic - generic);
+  }
+
+  /** Claims the workspace of an idle generic child for a request that named none. */
+  claimGeneric(): string | undefined {
+    for (const [id, entry] of this.#entries) {
+      if (entry.generic && !entry.child.exited) {
+        entry.generic = false;
+        return id;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * The idle child for this plan's conversation, if it was started with exactly this
+   * plan's key and is still alive in its workspace. Any other child there is killed.
+   */
+  take(plan: ExecutionPlan): SandboxChild | undefined {
+    const entry = this.#entries.get(plan.conversationId);
+    if (!entry) return undefined;
+    this.#entries.delete(plan.conversationId);
+    clearTimeout(entry.timer);
+    if (entry.child.key === childKey(plan) && !entry.child.exited && cwdAlive(entry.child.pid)) {
+      this.#hits++;
+      return entry.child;
+    }
+    this.#misses++;
+    entry.child.kill();
+    return undefined;
+  }
+
+  /** Starts a child for a plan's conversation (replacing its previous idle child). */
+  offer(plan: ExecutionPlan, generic = false): void {
+    this.drop(plan.conversationId);
+    if (this.#closed) return;
+    while (this.#entries.size >= this.options.maxChildren) {
+      const [oldest] = this.#entries.keys();
+      this.#discard(oldest!);
+    }
+    if (this.options.maxChildren <= 0) return;
+    const child = new SandboxChild(plan);
+    const timer = setTimeout(() => this.#discard(plan.conversationId), this.options.idleMs);
+    Deno.unrefTimer(timer);
+    this.#entries.set(plan.conversationId, { child, generic, timer });
+  }
+
+  /** Kills the idle child of a conversation (its workspace is going away, say). */
+  drop(conversationId: string): void {
+    const entry = this.#entries.get(conversationId);
+    if (!entry) return;
+    this.#entries.delete(conversationId);
+    clearTimeout(entry.timer);
+    entry.child.kill();
+  }
+
+  #discard(conversationId: string): void {
+    const entry = this.#entries.get(conversationId);
+    this.drop(conversationId);
+    if (entry?.generic) this.onDiscardGeneric?.(conversationId);
+  }
+
+  /** Kills every idle child, and starts no more. */
+  close(): void {
+    this.#closed = true;
+    for (const id of [...this.#entries.keys()]) this.#discard(id);
+  }
+}
+
+/** False when the child's cwd was deleted under it (its workspace was removed). */
+function cwdAlive(pid: number): boolean {
+  try {
+    return !Deno.readLinkSync(`/proc/${pid}/cwd`).endsWith(" (deleted)");
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * Prewarmed children: indistinguishable from cold ones, used once, dropped when stale.
+ */
+import assert from "node:assert/strict";
+import { resolveConfig } from "../src/config.ts";
+import { Sandbox } from "../src/sandbox.ts";
+import { sharedDenoDir } from "./helpers.ts";
+
+async function sandboxes(prewarm: Record<string, number> = {}) {
+  const dir = await Deno.makeTempDir({ prefix: "conductor-prewarm-" });
+  const config = resolveConfig({
+    workspacesDir: dir,
+    denoDir: sharedDenoDir(),
+    ceiling: { env: ["*"], sys: ["hostname"] },
+    prewarm: { generic: 1, maxChildren: 3, idleMs: 30_000, ...prewarm },
+  });
+  const warm = new Sandbox(config, { prewarm: true });
+  const cold = new Sandbox(config);
+  await warm.init();
+  return {
+    warm,
+    cold,
+    dir,
+    async [Symbol.asyncDispose]() {
+      warm.close();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Everything a child can observe about how it was started. */
+const PROBE = `
+import v8 from "node:v8";
+const kinds = ["read", "write", "net", "env", "sys", "run", "ffi", "import"];
+const states = {};
+for (const name of kinds) states[name] = (await Deno.permissions.query({ name })).state;
+const scoped = {
+  readFiles: (await Deno.permissions.query({ name: "read", path: "." })).state,
+  writeOut: (await Deno.permissions.query({ name: "write", path: "out" })).state,
+  netHost: (await Deno.permissions.query({ name: "net", host: "example.com" })).state,
+  envVar: (await Deno.permissions.query({ name: "env", variable: "PREWARM_TEST_A" })).state,
+};
+export default {
+  cwd: Deno.cwd(),
+  args: Deno.args,
+  execPath: Deno.execPath(),
+  env: Deno.env.toObject(),
+  states,
+  scoped,
+  heapLimit: v8.getHeapStatistics().heap_size_limit,
+  stdinIsTerminal: Deno.stdin.isTerminal(),
+};
+`;
+
+Deno.test("a prewarmed run and a cold run of the same request are indistinguishable to the code", async () => {
+  await using s = await sandboxes();
+  Deno.env.set("PREWARM_TEST_A", "a-value");
+  try {
+    const request = {
+      code: PROBE,
+      conversationId: "equiv",
+      permissions: {
+        read: ["."],
+        write: ["out"],
+        net: ["example.com"],
+        env: ["*"],
+        sys: ["hostname"],
+      },
+      limits: { memoryMb: 192 },
+    };
+    const cold = await s.cold.execute(request);
+    assert.equal(cold.status, "success", JSON.stringify(cold));
+    // The warm sandbox's first run predicts the next one; the second run takes that child.
+    const first = await s.warm.execute(request);
+    assert.equal(first.status, "success");
+    const hitsBefore = s.warm.pool!.stats().hits;
+    const warm = await s.warm.execute(request);
+    assert.equal(
+      s.warm.pool!.stats().hits,
+      hitsBefore + 1,
+      "the second run used the prewarmed child",
+    );
+    assert.equal(warm.status, "success", JSON.stringify(warm));
+    assert.deepEqual(warm.returnValue, cold.returnValue);
+    assert.deepEqual(warm.permissions, cold.permissions);
+    const probe = warm.returnValue as {
+      env: Record<string, string>;
+      states: Record<string, string>;
+    };
+    assert.equal(probe.env.PREWARM_TEST_A, "a-value");
+    assert.equal(probe.states.run, "prompt", "run is not granted");
+  } finally {
+    Deno.env.delete("PREWARM_TEST_A");
+  }
+});
+
+Deno.test("a prewarmed child runs exactly one execution: fresh process and fresh globals each time", async () => {
+  await using s = await sandboxes();
+  const run = () =>
+    s.warm.execute({
+      code: "const seen = globalThis.marker; globalThis.marker = 1; [Deno.pid, seen ?? null]",
+      conversationId: "once",
+    });
+  const results = [];
+  for (let i = 0; i < 4; i++) results.push((await run()).returnValue as [number, number | null]);
+  assert.ok(s.warm.pool!.stats().hits >= 3);
+  assert.equal(new Set(results.map(([pid]) => pid)).size, 4, "four different processes");
+  assert.deepEqual(results.map(([, seen]) => seen), [null, null, null, null]);
+});
+
+Deno.test("a generic prewarmed child serves a request with no conversation, in a new workspace", async () => {
+  await using s = await sandboxes();
+  await s.warm.refill();
+  assert.equal(s.warm.pool!.stats().idle, 1);
+  const a = await s.warm.execute({ code: "Deno.cwd()" });
+  assert.equal(a.status, "success");
+  assert.equal(s.warm.pool!.stats().hits, 1);
+  const b = await s.warm.execute({ code: "Deno.cwd()" });
+  assert.notEqual(a.conversationId, b.conversationId);
+  assert.notEqual(a.returnValue, b.returnValue);
+});
+
+Deno.test("an idle child started with other flags is killed, and the request runs cold and correct", async () => {
+  await using s = await sandboxes();
+  await s.warm.execute({ code: "1", conversationId: "flags" });
+  const { hits, misses } = s.warm.pool!.stats();
+  const r = await s.warm.execute({
+    code: "(await Deno.permissions.query({ name: 'read', path: '.' })).state",
+    conversationId: "flags",
+    permissions: { read: ["."] },
+  });
+  assert.equal(r.returnValue, "granted");
+  assert.deepEqual(s.warm.pool!.stats().hits, hits);
+  assert.equal(s.warm.pool!.stats().misses, misses + 1);
+  const denied = await s.warm.execute({
+    code: "(await Deno.permissions.query({ name: 'read', path: '.' })).state",
+    conversationId: "flags",
+  });
+  assert.equal(
+    denied.returnValue,
+    "prompt",
+    "the child predicted from the read run is not used without read",
+  );
+});
+
+Deno.test("idle children expire, and deleting a workspace drops its child", async () => {
+  await using s = await sandboxes({ idleMs: 300, generic: 0 });
+  await s.warm.execute({ code: "1", conversationId: "expire" });
+  assert.equal(s.warm.pool!.stats().idle, 1);
+  await new Promise((r) => setTimeout(r, 600));
+  assert.equal(s.warm.pool!.stats().idle, 0);
+  await s.warm.execute({ code: "1", conversationId: "dropme" });
+  s.warm.pool!.drop("dropme");
+  assert.equal(s.warm.pool!.stats().idle, 0);
+  const procs = [...Deno.readDirSync("/proc")].filter((e) => /^\d+$/.test(e.name)).filter((e) => {
+    try {
+      return Deno.readLinkSync(`/proc/${e.name}/cwd`).startsWith(s.dir);
+    } catch {
+      return false;
+    }
+  });
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(
+    procs.filter((e) => {
+      try {
+        return Deno.readLinkSync(`/proc/${e.name}/cwd`).startsWith(s.dir);
+      } catch {
+        return false;
+      }
+    }),
+    [],
+    "no child left in the workspaces",
+  );
+});
