@@ -52,12 +52,11 @@ export async function auditRecord(
   return record;
 }
 
-/** Appends one redacted line to the audit file (an `O_APPEND` write: lines never interleave). */
-export async function appendAudit(
-  path: string,
-  record: AuditRecord,
-  redact: Redactor,
-): Promise<void> {
+/**
+ * Appends one redacted JSON line (an execution's record, or a tool call's) to the audit
+ * file, as one `O_APPEND` write: lines never interleave.
+ */
+export async function appendAudit(path: string, record: object, redact: Redactor): Promise<void> {
   const line = JSON.stringify(redactDeep(record, redact)) + "\n";
   await Deno.writeTextFile(path, line, { append: true, create: true, mode: 0o600 });
 }

@@ -42,20 +42,30 @@ interface Header {
   nonce: string;
   code: string;
   maxReturnBytes: number;
+  /** `{ serverId: { toolId: [server, tool] } }`: the upstream tools this execution may call. */
+  tools?: Record<string, Record<string, [string, string]>>;
 }
 
-async function readHeader(): Promise<Header> {
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  while (true) {
+// Lines from stdin: the header first, then one reply per tool call. Bytes past a newline
+// are kept for the next line.
+let pendingBytes = new Uint8Array(0);
+
+async function readLine(): Promise<string | null> {
+  const parts: Uint8Array[] = [pendingBytes];
+  let total = pendingBytes.length;
+  let nl = pendingBytes.indexOf(10);
+  while (nl === -1) {
     const buf = new Uint8Array(64 * 1024);
     const n = await readIn(buf);
-    if (n === null) break;
+    if (n === null) {
+      if (!total) return null;
+      break;
+    }
     const chunk = buf.subarray(0, n);
-    const nl = chunk.indexOf(10);
-    parts.push(nl === -1 ? chunk : chunk.subarray(0, nl));
-    total += nl === -1 ? n : nl;
-    if (nl !== -1) break;
+    const at = chunk.indexOf(10);
+    if (at !== -1) nl = total + at;
+    parts.push(chunk);
+    total += n;
   }
   const all = new Uint8Array(total);
   let offset = 0;
@@ -63,7 +73,13 @@ async function readHeader(): Promise<Header> {
     all.set(p, offset);
     offset += p.length;
   }
-  return parseJson(decode(all));
+  const end = nl === -1 ? total : nl;
+  pendingBytes = all.slice(end + 1);
+  return decode(all.subarray(0, end));
+}
+
+async function readHeader(): Promise<Header> {
+  return parseJson((await readLine()) ?? "{}");
 }
 
 const header = await readHeader();
@@ -196,6 +212,57 @@ addListener("unhandledrejection", (event: PromiseRejectionEvent) => {
   event.preventDefault();
   reportError(event.reason);
 });
+
+// Code mode: a `tools` object whose functions send call frames and wait for the reply
+// lines. stdin is read only while a call is pending, so that an idle channel never keeps
+// the process alive.
+if (header.tools) {
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  let nextId = 0;
+  let reading = false;
+  const readReplies = async () => {
+    reading = true;
+    try {
+      while (pending.size) {
+        const line = await readLine();
+        if (line === null) {
+          for (const p of pending.values()) p.reject(new Error("The tool channel closed"));
+          pending.clear();
+          break;
+        }
+        const reply = parseJson(line) as {
+          id: number;
+          ok: boolean;
+          value?: unknown;
+          error?: string;
+        };
+        const waiter = pending.get(reply.id);
+        if (!waiter) continue;
+        pending.delete(reply.id);
+        if (reply.ok) waiter.resolve(reply.value);
+        else waiter.reject(new Error(reply.error ?? "The tool call failed"));
+      }
+    } finally {
+      reading = false;
+    }
+  };
+  const call = (server: string, tool: string, args: unknown): Promise<unknown> => {
+    const id = ++nextId;
+    const promise = new Promise((resolve, reject) => pending.set(id, { resolve, reject }));
+    sendFrame({ t: "call", id, server, tool, args: args ?? {} });
+    if (!reading) readReplies();
+    return promise;
+  };
+  const tools: Record<string, Record<string, (args?: unknown) => Promise<unknown>>> = {};
+  for (const [serverId, entries] of Object.entries(header.tools)) {
+    const fns: Record<string, (args?: unknown) => Promise<unknown>> = {};
+    for (const [toolId, [server, tool]] of Object.entries(entries)) {
+      fns[toolId] = (args?: unknown) => call(server, tool, args);
+    }
+    tools[serverId] = Object.freeze(fns);
+  }
+  Object.defineProperty(globalThis, "tools", { value: Object.freeze(tools), enumerable: false });
+}
 
 let value: unknown;
 try {

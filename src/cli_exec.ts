@@ -53,6 +53,10 @@ Dependencies:
   --frozen                The lockfile must already pin the dependencies; nothing
                           new is resolved (for CI)
 
+Code mode (upstream MCP servers from the config's mcpServers):
+  --allow-tools=GLOBS     Tools the code may call as tools.SERVER.TOOL(args), e.g.
+                          --allow-tools=github.* (within the config's toolPolicy)
+
 Other:
   --conversation ID       Run in this conversation's workspace (created if new);
                           without it, a temporary workspace deleted afterwards
@@ -134,6 +138,7 @@ async function parseExecArgs(args: string[]): Promise<ExecArgs | "help"> {
       eval: { type: "string", short: "e" },
       conversation: { type: "string" },
       dep: { type: "string", multiple: true },
+      "allow-tools": { type: "string" },
       frozen: { type: "boolean" },
       timeout: { type: "string" },
       memory: { type: "string" },
@@ -186,6 +191,9 @@ async function parseExecArgs(args: string[]): Promise<ExecArgs | "help"> {
       permissions: requested,
       limits,
       ...(values.dep ? { dependencies: values.dep } : {}),
+      ...(values["allow-tools"] !== undefined
+        ? { allowedTools: values["allow-tools"].split(",") }
+        : {}),
       frozen: values.frozen ?? false,
     },
     json: values.json ?? false,
@@ -282,6 +290,7 @@ export async function execCommand(args: string[]): Promise<number> {
     }
     return exitCodeFor(result);
   } finally {
+    await sandbox.close();
     Deno.removeSignalListener("SIGINT", onSignal);
   }
 }

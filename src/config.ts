@@ -9,6 +9,8 @@ import { DEFAULT_DEPENDENCY_POLICY, type DependencyPolicy } from "./dependencies
 import { type Ceiling, DEFAULT_CEILING, SYS_NAMES } from "./permissions.ts";
 import { DEFAULT_NPM_REGISTRY } from "./npm_registry.ts";
 import type { PrewarmOptions } from "./prewarm_pool.ts";
+import type { ToolLimits } from "./tool_bridge.ts";
+import type { UpstreamConfig } from "./upstreams.ts";
 import { parseCidr } from "./private_net.ts";
 
 /** Per-execution limits. */
@@ -41,6 +43,14 @@ export interface ConductorConfig {
   redactPatterns?: string[];
   npmRegistry?: string;
   prewarm?: Partial<PrewarmOptions>;
+  mcpServers?: Record<string, UpstreamConfig>;
+  toolPolicy?: Partial<ToolPolicy>;
+}
+
+/** Which upstream tools sandboxed code may call, and how much. */
+export interface ToolPolicy extends ToolLimits {
+  /** Anchored globs over `server.tool` (`github.*`). @default ["*"]: every configured upstream */
+  allow: string[];
 }
 
 export interface ResolvedConfig {
@@ -74,6 +84,9 @@ export interface ResolvedConfig {
   npmRegistry: string;
   /** Children started ahead of their code (`serve` only). */
   prewarm: PrewarmOptions;
+  /** Upstream MCP servers sandboxed code may call (code mode). */
+  mcpServers: Record<string, UpstreamConfig>;
+  toolPolicy: ToolPolicy;
 }
 
 /** A config that cannot be used; the message names the file and the key. */
@@ -226,6 +239,8 @@ export function resolveConfig(
     "redactPatterns",
     "npmRegistry",
     "prewarm",
+    "mcpServers",
+    "toolPolicy",
   ]);
   const integer = (key: string, fallback: number, min: number, max: number) => {
     const v = obj[key];
@@ -274,6 +289,8 @@ export function resolveConfig(
       : path("auditFile", resolve(workspacesDir, "audit.jsonl")),
     npmRegistry: resolveRegistry(obj.npmRegistry),
     prewarm: resolvePrewarm(obj.prewarm),
+    mcpServers: resolveMcpServers(obj.mcpServers, baseDir),
+    toolPolicy: resolveToolPolicy(obj.toolPolicy),
     redactPatterns: obj.redactPatterns === undefined
       ? []
       : stringList(obj.redactPatterns, "redactPatterns", (p) => {
@@ -285,6 +302,78 @@ export function resolveConfig(
         }
       }),
   };
+}
+
+function stringRecord(value: unknown, key: string): Record<string, string> {
+  const obj = checkObject(value, key, Object.keys(value ?? {}));
+  for (const [k, v] of Object.entries(obj)) {
+    if (typeof v !== "string") fail(`${key}.${k}`, "a string", v);
+  }
+  return obj as Record<string, string>;
+}
+
+function resolveMcpServers(raw: unknown, base: string): Record<string, UpstreamConfig> {
+  if (raw === undefined) return {};
+  const servers = checkObject(raw, "mcpServers", Object.keys(raw ?? {}));
+  const out: Record<string, UpstreamConfig> = {};
+  for (const [name, value] of Object.entries(servers)) {
+    const key = `mcpServers.${name}`;
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) fail(key, "named with letters, digits, _ or -", name);
+    const obj = checkObject(value, key, [
+      "command",
+      "args",
+      "env",
+      "cwd",
+      "url",
+      "headers",
+      "type",
+    ]);
+    if (typeof obj.url === "string") {
+      if (!/^https?:\/\//.test(obj.url) || !URL.canParse(obj.url)) {
+        fail(`${key}.url`, "an http(s) URL", obj.url);
+      }
+      out[name] = {
+        url: obj.url,
+        ...(obj.headers ? { headers: stringRecord(obj.headers, `${key}.headers`) } : {}),
+      };
+    } else if (typeof obj.command === "string" && obj.command) {
+      out[name] = {
+        command: obj.command,
+        ...(obj.args !== undefined ? { args: stringList(obj.args, `${key}.args`) } : {}),
+        ...(obj.env !== undefined ? { env: stringRecord(obj.env, `${key}.env`) } : {}),
+        ...(typeof obj.cwd === "string" ? { cwd: resolve(base, obj.cwd) } : {}),
+      };
+    } else fail(key, 'an object with "command" (stdio) or "url" (Streamable HTTP)', value);
+  }
+  return out;
+}
+
+export const DEFAULT_TOOL_POLICY: ToolPolicy = {
+  allow: ["*"],
+  maxCallsPerExecution: 100,
+  maxBytesPerExecution: 10 * 1024 * 1024,
+};
+
+function resolveToolPolicy(raw: unknown): ToolPolicy {
+  if (raw === undefined) return structuredClone(DEFAULT_TOOL_POLICY);
+  const obj = checkObject(raw, "toolPolicy", Object.keys(DEFAULT_TOOL_POLICY));
+  const out = structuredClone(DEFAULT_TOOL_POLICY);
+  if (obj.allow !== undefined) {
+    out.allow = stringList(
+      obj.allow,
+      "toolPolicy.allow",
+      (p) => /^[A-Za-z0-9_*][A-Za-z0-9_.*/:-]*$/.test(p),
+    );
+  }
+  for (const k of ["maxCallsPerExecution", "maxBytesPerExecution"] as const) {
+    const v = obj[k];
+    if (v === undefined) continue;
+    if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 1024 * 1024 * 1024) {
+      fail(`toolPolicy.${k}`, "a whole number", v);
+    }
+    out[k] = v as number;
+  }
+  return out;
 }
 
 export const DEFAULT_PREWARM: PrewarmOptions = { generic: 1, maxChildren: 3, idleMs: 60_000 };

@@ -23,6 +23,14 @@ import {
 import { publicRegistryUrl } from "./npm_registry.ts";
 import { OWNER_ENV } from "./process_group.ts";
 import {
+  parseToolPatterns,
+  resolveToolAccess,
+  type ToolBindings,
+  toolBindings,
+  ToolPatternError,
+} from "./tool_policy.ts";
+import type { Upstreams, UpstreamTool } from "./upstreams.ts";
+import {
   findWorkspace,
   newConversationId,
   openWorkspace,
@@ -50,6 +58,8 @@ export interface ExecutionRequest {
   dependencies?: unknown;
   /** The lockfile must already pin the dependencies: nothing new is resolved. */
   frozen?: boolean | undefined;
+  /** Upstream tools the code may call (`["github.*"]`), within the operator's allowlist. */
+  allowedTools?: unknown;
 }
 
 /** Everything decided before anything runs. */
@@ -66,6 +76,8 @@ export interface ExecutionPlan {
   argv: string[];
   /** The child's environment; shown by name only, values may be secret. */
   env: Record<string, string>;
+  /** Upstream tools this execution may call (code mode), and their sandbox bindings. */
+  tools?: { allowed: UpstreamTool[]; bindings: ToolBindings };
   /** Set when the request is refused before running. */
   rejection?: ExecutionError;
 }
@@ -75,6 +87,8 @@ export interface MakePlanOptions {
   owner: string;
   /** Only compute: create and touch no workspace. @default false */
   dryRun?: boolean;
+  /** The configured upstream MCP servers, for `allowedTools`. */
+  upstreams?: Upstreams | undefined;
 }
 
 /** Decides everything about a request. Never throws for a bad request: sets `rejection`. */
@@ -118,6 +132,15 @@ export async function makePlan(
     if (error instanceof PermissionRequestError) return rejectWith(error.name, error.message);
     throw error;
   }
+  let toolPatterns: string[] | undefined;
+  if (request.allowedTools !== undefined) {
+    try {
+      toolPatterns = parseToolPatterns(request.allowedTools);
+    } catch (error) {
+      if (error instanceof ToolPatternError) return rejectWith(error.name, error.message);
+      throw error;
+    }
+  }
   const deps = request.dependencies === undefined
     ? { deps: [], denied: [] }
     : checkDependencies(request.dependencies, config);
@@ -136,7 +159,32 @@ export async function makePlan(
     else delete granted[kind];
   }
   const limitResult = resolveLimits(request.limits ?? {}, config.limits, config.maxLimits);
-  const allDenied = [...denied, ...pathDenials, ...limitResult.denied, ...deps.denied];
+  let tools: ExecutionPlan["tools"];
+  const toolDenials: Denial[] = [];
+  if (toolPatterns?.length) {
+    if (!options.upstreams?.names.length) {
+      toolDenials.push({
+        kind: "tool",
+        value: toolPatterns.join(","),
+        reason: "no upstream MCP servers are configured",
+      });
+    } else {
+      const access = resolveToolAccess(
+        toolPatterns,
+        config.toolPolicy.allow,
+        await options.upstreams.allTools(),
+      );
+      toolDenials.push(...access.denied);
+      tools = { allowed: access.allowed, bindings: toolBindings(access.allowed) };
+    }
+  }
+  const allDenied = [
+    ...denied,
+    ...pathDenials,
+    ...limitResult.denied,
+    ...deps.denied,
+    ...toolDenials,
+  ];
   const plan: ExecutionPlan = {
     conversationId,
     workspace,
@@ -146,6 +194,7 @@ export async function makePlan(
     dependencies: deps.deps.map((d) => d.specifier),
     argv: [],
     env: childEnv(config, granted, workspace, options.owner),
+    ...(tools ? { tools } : {}),
   };
   let state: WorkspaceState;
   if (allDenied.length || options.dryRun) {

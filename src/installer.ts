@@ -145,6 +145,7 @@ function lockedSpecifiers(lockText: string): string[] | undefined {
 /** Deno's install output made readable: no download lines, no backtrace. */
 export function cleanInstallOutput(text: string): string {
   const lines: string[] = [];
+  // deno-lint-ignore no-control-regex
   for (const line of text.replace(/\x1b\[[0-9;]*m/g, "").split("\n")) {
     if (/^Stack backtrace:/.test(line)) break;
     // Security: no host paths (the staging entrypoint) in what goes back to the caller.

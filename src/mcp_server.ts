@@ -15,6 +15,7 @@ import type { ExecutionResult } from "./execution_result.ts";
 import { installDependencies } from "./installer.ts";
 import { log } from "./log.ts";
 import type { Sandbox } from "./sandbox.ts";
+import { searchTools } from "./tool_search.ts";
 import {
   findWorkspace,
   listWorkspaces,
@@ -106,10 +107,23 @@ const runDenoCodeInput = (config: ResolvedConfig) => ({
   timeoutMs: z.number().int().optional().describe(
     `Time limit in ms (default ${config.limits.timeoutMs}, max ${config.maxLimits.timeoutMs}).`,
   ),
+  allowedTools: z.array(z.string()).optional().describe(
+    'Upstream MCP tools the code may call through the `tools` object, as SERVER.TOOL globs: ["github.*"]. ' +
+      "Find them with search_tools. Nothing is callable unless listed here.",
+  ),
   memoryMb: z.number().int().optional().describe(
     `Memory limit in MB for the whole process (default ${config.limits.memoryMb}, max ${config.maxLimits.memoryMb}).`,
   ),
 });
+
+const searchToolsInput = {
+  query: z.string().optional().describe("Words to look for in tool names and descriptions."),
+  server: z.string().optional().describe("Only this upstream server."),
+  detail: z.boolean().optional().describe(
+    "Include each tool's input schema and its TypeScript signature in the sandbox.",
+  ),
+  limit: z.number().int().min(1).max(200).optional().describe("Most results (default 20)."),
+};
 
 const installDependenciesInput = {
   dependencies: z.array(z.string()).min(1).describe(
@@ -282,6 +296,7 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
         conversationId: args.conversationId,
         permissions: args.permissions,
         dependencies: args.dependencies,
+        allowedTools: args.allowedTools,
         limits,
       }, { signal: controller.signal });
       const entry = { controller, done };
@@ -480,12 +495,46 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
       );
     }));
 
+  const upstreams = sandbox.upstreams;
+  if (upstreams) {
+    server.registerTool("search_tools", {
+      title: "Search upstream tools",
+      description:
+        "Finds tools of the upstream MCP servers that sandboxed code can call (code mode). " +
+        'In run_deno_code, list them in allowedTools (e.g. ["github.*"]) and call them as ' +
+        "`await tools.SERVER.TOOL({ ...args })`: the result is the tool's structured content, or its " +
+        "text; an upstream error is thrown. Use detail: true for input schemas and TypeScript " +
+        "signatures. Combine several calls in one script and return only what you need. " +
+        `Servers: ${upstreams.names.join(", ")}. Operator allowlist: ${
+          config.toolPolicy.allow.join(", ") || "none"
+        }; ` +
+        `at most ${config.toolPolicy.maxCallsPerExecution} calls per execution.`,
+      inputSchema: searchToolsInput,
+      outputSchema: {
+        tools: z.array(z.object({
+          name: z.string(),
+          description: z.string(),
+          inputSchema: z.record(z.string(), z.unknown()).optional(),
+          signature: z.string().optional(),
+        })),
+      },
+      annotations: { readOnlyHint: true, openWorldHint: true },
+    }, (args: Args<typeof searchToolsInput>) =>
+      guarded(async () => {
+        const found = searchTools(await upstreams.allTools(), config.toolPolicy.allow, args);
+        const text = found.length
+          ? found.map((t) => t.signature ?? `${t.name}: ${t.description}`).join("\n")
+          : "(no matching tools)";
+        return structured({ tools: found }, text);
+      }));
+  }
+
   return {
     server,
     async shutdown() {
       for (const entry of inFlight) entry.controller.abort(new Error("client disconnected"));
       await Promise.allSettled([...inFlight].map((e) => e.done));
-      sandbox.close();
+      await sandbox.close();
     },
   };
 }

@@ -20,6 +20,7 @@ export function publicRegistryUrl(url: string): string {
  */
 export function registryCacheDir(denoDir: string, registry: string): string {
   const url = new URL(registry);
+  // deno-lint-ignore no-control-regex
   const sanitize = (s: string) => s.replace(/[/\\<>:"|?*\u0000-\u001f]/g, "_");
   const isIp = /^\[.*\]$|^\d+\.\d+\.\d+\.\d+$/.test(url.hostname);
   let head = isIp ? "" : sanitize(url.hostname);

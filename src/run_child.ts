@@ -9,6 +9,7 @@ import { FrameScanner, newNonce } from "./frames.ts";
 import { heapMbFor } from "./limits.ts";
 import { killGroup, treeRssBytes } from "./process_group.ts";
 import { exposeLastExpression } from "./return_value.ts";
+import type { ToolBridge } from "./tool_bridge.ts";
 
 /** How often the memory watchdog samples the process group. */
 const MEMORY_POLL_MS = 50;
@@ -50,6 +51,7 @@ export class SandboxChild {
   #stopReading = new AbortController();
   #pumps: Promise<void>[];
   #maxReturnBytes: number;
+  #onCall: ((frame: Record<string, unknown>) => void) | undefined;
 
   constructor(plan: ExecutionPlan) {
     this.key = childKey(plan);
@@ -84,7 +86,11 @@ export class SandboxChild {
   #pump(stream: ReadableStream<Uint8Array>, buffer: CappedBuffer, name: string): Promise<void> {
     const scanner = new FrameScanner(this.#nonce, {
       maxFrameBytes: this.#maxReturnBytes + 1024,
-      onFrame: (m) => this.#frames.push(m as Record<string, unknown>),
+      onFrame: (m) => {
+        const frame = m as Record<string, unknown>;
+        if (frame.t === "call") this.#onCall?.(frame);
+        else this.#frames.push(frame);
+      },
       onOutput: (bytes) => {
         if (!buffer.add(bytes)) this.#fire("output_limit", `${name} exceeded ${buffer.cap} bytes`);
       },
@@ -115,6 +121,7 @@ export class SandboxChild {
     code: string,
     signal: AbortSignal | undefined,
     started: number,
+    bridge?: ToolBridge,
   ): Promise<ExecutionResult> {
     if (this.#used) throw new Error("A sandbox child runs exactly one execution");
     this.#used = true;
@@ -140,21 +147,33 @@ export class SandboxChild {
     const onAbort = () => fire("cancelled", "Cancelled");
     signal?.addEventListener("abort", onAbort, { once: true });
 
-    try {
-      const writer = this.#child.stdin.getWriter();
-      const header = JSON.stringify({
-        nonce: this.#nonce,
-        code: await exposeLastExpression(code),
-        maxReturnBytes: limits.stdoutBytes,
-      });
-      await writer.write(new TextEncoder().encode(header + "\n"));
-      await writer.close();
-    } catch {
-      // The child died before reading its code; its status says why.
+    const writer = this.#child.stdin.getWriter();
+    const encoder = new TextEncoder();
+    let writes = Promise.resolve();
+    const writeLine = (value: unknown) => {
+      const bytes = encoder.encode(JSON.stringify(value) + "\n");
+      writes = writes.then(() => writer.write(bytes)).catch(() => {});
+      return writes;
+    };
+    if (bridge) {
+      // Replies go back on stdin, one line per call, while the child runs.
+      this.#onCall = (frame) => {
+        bridge.handle(frame, signal).then((reply) => reply && writeLine(reply));
+      };
     }
+    const header: Record<string, unknown> = {
+      nonce: this.#nonce,
+      code: await exposeLastExpression(code),
+      maxReturnBytes: limits.stdoutBytes,
+    };
+    if (plan.tools) header.tools = plan.tools.bindings;
+    await writeLine(header);
+    if (!bridge) writes = writes.then(() => writer.close()).catch(() => {});
 
     const status = await this.#child.status;
     const durationMs = Math.round(performance.now() - started);
+    this.#onCall = undefined;
+    writes.then(() => writer.close()).catch(() => {});
     clearTimeout(timer);
     clearInterval(watchdog);
     signal?.removeEventListener("abort", onAbort);

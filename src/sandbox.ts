@@ -18,7 +18,10 @@ import { installDependencies } from "./installer.ts";
 import { ownerToken, sweepOrphans, treeRssBytes } from "./process_group.ts";
 import { makeRedactor } from "./redact.ts";
 import { preloadParser } from "./return_value.ts";
+import { log } from "./log.ts";
 import { PrewarmPool } from "./prewarm_pool.ts";
+import { ToolBridge } from "./tool_bridge.ts";
+import { Upstreams } from "./upstreams.ts";
 import { SandboxChild } from "./run_child.ts";
 import { folderSize, readState, removeWorkspace } from "./workspace.ts";
 
@@ -54,6 +57,8 @@ export class Sandbox {
   readonly limiter: Limiter;
   /** Prewarmed children, when enabled. */
   readonly pool: PrewarmPool | undefined;
+  /** Upstream MCP servers for code mode, when configured. */
+  readonly upstreams: Upstreams | undefined;
   #owner: string;
   #ready: Promise<void> | undefined;
 
@@ -61,6 +66,7 @@ export class Sandbox {
     this.config = config;
     this.limiter = new Limiter(config.maxConcurrent, config.maxQueue);
     this.#owner = ownerToken();
+    if (Object.keys(config.mcpServers).length) this.upstreams = new Upstreams(config.mcpServers);
     if (options.prewarm && config.prewarm.maxChildren > 0) {
       this.pool = new PrewarmPool(config.prewarm);
       this.pool.onDiscardGeneric = (id) =>
@@ -78,9 +84,10 @@ export class Sandbox {
     }
   }
 
-  /** Kills the prewarmed children. */
-  close(): void {
+  /** Kills the prewarmed children and disconnects the upstreams. */
+  async close(): Promise<void> {
     this.pool?.close();
+    await this.upstreams?.close();
   }
 
   /** One-time start-up: the children's DENO_DIR, and the sweep of orphaned children. */
@@ -106,6 +113,7 @@ export class Sandbox {
     return await makePlan(this.config, request, {
       owner: this.#owner,
       dryRun: options.dryRun ?? false,
+      upstreams: this.upstreams,
     });
   }
 
@@ -187,7 +195,7 @@ export class Sandbox {
       try {
         result = await this.limiter.run(() => {
           const child = this.pool?.take(plan) ?? new SandboxChild(plan);
-          return child.run(plan, request.code, options.signal, started);
+          return child.run(plan, request.code, options.signal, started, this.#bridge(plan));
         }, options.signal);
       } catch (error) {
         if (error instanceof BusyError) return early("rejected", error.name, error.message);
@@ -203,6 +211,28 @@ export class Sandbox {
         await removeWorkspace(this.config.workspacesDir, plan.conversationId);
       }
     }
+  }
+
+  /** The tool channel of an execution that may call upstream tools. */
+  #bridge(plan: ExecutionPlan): ToolBridge | undefined {
+    if (!plan.tools || !this.upstreams) return undefined;
+    const { auditFile, redactPatterns } = this.config;
+    const redact = makeRedactor([], redactPatterns);
+    return new ToolBridge(this.upstreams, plan.tools.allowed, this.config.toolPolicy, {
+      deadline: performance.now() + plan.limits.timeoutMs,
+      onAudit: (record) => {
+        if (!auditFile) return;
+        const line = {
+          type: "tool_call",
+          time: new Date().toISOString(),
+          conversationId: plan.conversationId,
+          ...record,
+        };
+        appendAudit(auditFile, line, redact).catch((error) =>
+          log(`audit failed: ${error.message}`)
+        );
+      },
+    });
   }
 
   /** A run that leaves the files folder over quota is reported; nothing is trimmed. */

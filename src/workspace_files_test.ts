@@ -94,29 +94,18 @@ Deno.test("an absolute path never reaches the host file it names", async () => {
   assert.notEqual(read?.content, "outside secret");
 });
 
-Deno.test({
-  name: "resolveFilePath() refuses an absolute path outside files/ and takes one inside as is",
-  // BUG: resolveFilePath() (src/workspace_files.ts) uses `join(filesDir, path)`, and
-  // node:path join() treats an absolute second argument as relative. So "/etc/passwd"
-  // silently becomes "files/etc/passwd" (its doc says absolute paths outside are refused),
-  // and the absolute path of a file inside files/ becomes "files/<that whole path>": a
-  // write lands in a surprising nested folder, a read misses the file. Fix: if
-  // isAbsolute(path), use resolve(path) and require isInside(filesDir); else
-  // resolve(filesDir, path).
-  ignore: true,
-  fn: async () => {
-    await using w = await tempWorkspace();
-    await assert.rejects(
-      () => resolveFilePath(w.ws, "/etc/passwd"),
-      isFileError(/outside the workspace's files folder/),
-    );
-    await assert.rejects(
-      () => resolveFilePath(w.ws, join(w.outside, "secret.txt")),
-      isFileError(/outside the workspace's files folder/),
-    );
-    const inside = join(w.ws.filesDir, "a.txt");
-    assert.equal(await resolveFilePath(w.ws, inside), inside);
-  },
+Deno.test("resolveFilePath() refuses an absolute path outside files/ and takes one inside as is", async () => {
+  await using w = await tempWorkspace();
+  await assert.rejects(
+    () => resolveFilePath(w.ws, "/etc/passwd"),
+    isFileError(/outside the workspace's files folder/),
+  );
+  await assert.rejects(
+    () => resolveFilePath(w.ws, join(w.outside, "secret.txt")),
+    isFileError(/outside the workspace's files folder/),
+  );
+  const inside = join(w.ws.filesDir, "a.txt");
+  assert.equal(await resolveFilePath(w.ws, inside), inside);
 });
 
 Deno.test("a symlink planted in files/ is refused on the way and at the end, for read and write", async (t) => {

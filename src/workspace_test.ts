@@ -134,20 +134,11 @@ Deno.test("openWorkspace() refuses a workspace folder that is a symlink", async 
   );
 });
 
-Deno.test({
-  name: "openWorkspace() creates nothing through a symlinked workspace folder",
-  // BUG: openWorkspace() (src/workspace.ts) runs `mkdir -p <root>/files` and `<root>/meta`
-  // BEFORE checking that <root> is a symlink, so the privileged conductor creates `files/`
-  // and `meta/` in the symlink's target (anywhere on the host) and only then refuses.
-  // Fix: lstat the root (and then files/, meta/) before any mkdir; create the root with a
-  // non-recursive mkdir and refuse if it is not a plain folder.
-  ignore: true,
-  fn: async () => {
-    await using r = await tempRoot();
-    await Deno.symlink(r.outside, join(r.workspacesDir, "evil"));
-    await assert.rejects(() => openWorkspace(r.workspacesDir, "evil"), WorkspaceIdError);
-    assert.deepEqual([...Deno.readDirSync(r.outside)].map((e) => e.name), []);
-  },
+Deno.test("openWorkspace() creates nothing through a symlinked workspace folder", async () => {
+  await using r = await tempRoot();
+  await Deno.symlink(r.outside, join(r.workspacesDir, "evil"));
+  await assert.rejects(() => openWorkspace(r.workspacesDir, "evil"), WorkspaceIdError);
+  assert.deepEqual([...Deno.readDirSync(r.outside)].map((e) => e.name), []);
 });
 
 Deno.test("openWorkspace() refuses a workspace whose files/ or meta/ is a symlink", async (t) => {
@@ -305,17 +296,8 @@ Deno.test("gcWorkspaces() never deletes a workspace that a running process has a
   assert.equal(await exists(busy.root), false);
 });
 
-Deno.test({
-  name: "listWorkspaces() and gcWorkspaces() on a missing workspaces folder find nothing",
-  // BUG: listWorkspaces() (src/workspace.ts) wraps `Deno.readDir()` in try/catch, but
-  // readDir is lazy: the NotFound is thrown by the `for await` below, outside the try. So a
-  // missing workspaces folder (a fresh install: `conductor workspaces list` or `gc` before
-  // any workspace exists) throws "NotFound: No such file or directory" instead of giving
-  // []. Fix: put the `for await` loop inside the try (or stat the folder first).
-  ignore: true,
-  fn: async () => {
-    await using r = await tempRoot();
-    assert.deepEqual(await listWorkspaces(join(r.workspacesDir, "missing")), []);
-    assert.deepEqual(await gcWorkspaces(join(r.workspacesDir, "missing"), { ttlMs: 0 }), []);
-  },
+Deno.test("listWorkspaces() and gcWorkspaces() on a missing workspaces folder find nothing", async () => {
+  await using r = await tempRoot();
+  assert.deepEqual(await listWorkspaces(join(r.workspacesDir, "missing")), []);
+  assert.deepEqual(await gcWorkspaces(join(r.workspacesDir, "missing"), { ttlMs: 0 }), []);
 });

@@ -312,3 +312,33 @@ Deno.test("MCP serve: protocol abuse gets clear errors and the server keeps serv
     await healthy();
   });
 });
+
+Deno.test("MCP serve: search_tools finds upstream tools with signatures, and run_deno_code calls them", async () => {
+  const fixture = fileURLToPath(new URL("./fixtures/upstream_server.ts", import.meta.url));
+  const denoJson = fileURLToPath(new URL("../deno.json", import.meta.url));
+  await using s = await serve({
+    mcpServers: {
+      github: {
+        command: Deno.execPath(),
+        args: ["run", "--no-prompt", "--allow-env", "--config", denoJson, fixture, "github"],
+      },
+    },
+    toolPolicy: { allow: ["github.search_issues", "github.get_issue"] },
+  });
+  const { tools } = await s.client.listTools() as unknown as { tools: ToolInfo[] };
+  assert.ok(tools.some((t) => t.name === "search_tools"));
+  const found = data(await call(s.client, "search_tools", { query: "issue", detail: true }));
+  const list = found.tools as { name: string; signature: string }[];
+  assert.deepEqual(list.map((t) => t.name), ["github.get_issue", "github.search_issues"]);
+  assert.match(
+    list[1]!.signature,
+    /^\/\*\* Searches issues by title\.\nSecond line\. \*\/\ntools\.github\.search_issues\(args: \{ \/\*\* Words to look for \*\/ q: string \}\): Promise<\{ items: Array<\{ id: number; title: string \}> \}>$/,
+  );
+  const r = await call(s.client, "run_deno_code", {
+    code: "(await tools.github.search_issues({ q: 'crash' })).items[0].title",
+    allowedTools: ["github.search_issues"],
+  });
+  assert.equal(data(r).returnValue, "Crash on start");
+  const refused = await call(s.client, "run_deno_code", { code: "1", allowedTools: ["github.*"] });
+  assert.equal(data(refused).status, "rejected");
+});

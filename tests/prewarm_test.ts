@@ -22,7 +22,7 @@ async function sandboxes(prewarm: Record<string, number> = {}) {
     cold,
     dir,
     async [Symbol.asyncDispose]() {
-      warm.close();
+      await warm.close();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };

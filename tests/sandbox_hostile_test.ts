@@ -271,7 +271,7 @@ Deno.test("fetch with net: true to every spelling of loopback is denied under th
         describe(denied),
       );
       // Deno raises NotCapable itself except for a name (localhost), which it resolves
-      // and then wraps; see the ignored test below.
+      // and then wraps; the test below checks that the conductor reports that as NotCapable.
       if (host !== "localhost") assert.equal(denied.error?.type, "NotCapable");
       assert.equal("returnValue" in denied, false);
 

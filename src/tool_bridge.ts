@@ -1,0 +1,124 @@
+/**
+ * The conductor's end of the tool channel: a call frame from a sandboxed child is checked
+ * against the execution's allowlist and limits, forwarded to the upstream, and answered
+ * with one reply line on the child's stdin.
+ *
+ * Security: the child's frames are claims, not authority. The channel is the child's own
+ * stdio (no network permission, nothing another execution can reach), frames carry the
+ * execution's nonce (which user code never sees), and every call is re-checked here
+ * against the tools this execution was granted, while it runs.
+ */
+import { sha256Hex } from "./hash.ts";
+import type { Upstreams, UpstreamTool } from "./upstreams.ts";
+
+export interface ToolLimits {
+  /** Tool calls one execution may make. @default 100 */
+  maxCallsPerExecution: number;
+  /** Bytes of tool results one execution may receive. @default 10 MiB */
+  maxBytesPerExecution: number;
+}
+
+export interface ToolCallAudit {
+  tool: string;
+  durationMs: number;
+  status: "ok" | "error" | "refused";
+  argsSha256: string;
+  message?: string;
+}
+
+export interface ToolReply {
+  t: "reply";
+  id: number;
+  ok: boolean;
+  value?: unknown;
+  error?: string;
+}
+
+export class ToolBridge {
+  #upstreams: Upstreams;
+  #allowed: Set<string>;
+  #limits: ToolLimits;
+  #deadline: number;
+  #onAudit: (record: ToolCallAudit) => void;
+  #calls = 0;
+  #bytes = 0;
+
+  constructor(
+    upstreams: Upstreams,
+    allowed: readonly UpstreamTool[],
+    limits: ToolLimits,
+    options: { deadline: number; onAudit: (record: ToolCallAudit) => void },
+  ) {
+    this.#upstreams = upstreams;
+    this.#allowed = new Set(allowed.map((t) => JSON.stringify([t.server, t.name])));
+    this.#limits = limits;
+    this.#deadline = options.deadline;
+    this.#onAudit = options.onAudit;
+  }
+
+  get calls(): number {
+    return this.#calls;
+  }
+
+  /** Answers one call frame; never throws. */
+  async handle(
+    frame: Record<string, unknown>,
+    signal?: AbortSignal,
+  ): Promise<ToolReply | undefined> {
+    const id = frame.id;
+    if (typeof id !== "number" || !Number.isSafeInteger(id)) return undefined; // not answerable
+    const { server, tool } = frame;
+    const started = performance.now();
+    const name = `${String(server)}.${String(tool)}`;
+    const argsSha256 = await sha256Hex(JSON.stringify(frame.args ?? null) ?? "null");
+    const refuse = (error: string): ToolReply => {
+      this.#onAudit({
+        tool: name.slice(0, 200),
+        durationMs: 0,
+        status: "refused",
+        argsSha256,
+        message: error,
+      });
+      return { t: "reply", id, ok: false, error };
+    };
+    if (
+      typeof server !== "string" || typeof tool !== "string" ||
+      !this.#allowed.has(JSON.stringify([server, tool]))
+    ) {
+      return refuse(`Tool "${name.slice(0, 200)}" is not allowed for this execution`);
+    }
+    if (++this.#calls > this.#limits.maxCallsPerExecution) {
+      return refuse(
+        `Too many tool calls: the limit is ${this.#limits.maxCallsPerExecution} per execution`,
+      );
+    }
+    const remaining = this.#deadline - performance.now();
+    if (remaining <= 0) return refuse("No time left in this execution for a tool call");
+    const outcome = await this.#upstreams.call(server, tool, frame.args, {
+      timeoutMs: remaining,
+      ...(signal ? { signal } : {}),
+    });
+    const durationMs = Math.round(performance.now() - started);
+    let reply: ToolReply = outcome.ok
+      ? { t: "reply", id, ok: true, value: outcome.value }
+      : { t: "reply", id, ok: false, error: outcome.error ?? "failed" };
+    const size = JSON.stringify(reply).length;
+    this.#bytes += size;
+    if (this.#bytes > this.#limits.maxBytesPerExecution) {
+      reply = {
+        t: "reply",
+        id,
+        ok: false,
+        error: `Tool results exceeded ${this.#limits.maxBytesPerExecution} bytes in this execution`,
+      };
+    }
+    this.#onAudit({
+      tool: name,
+      durationMs,
+      status: reply.ok ? "ok" : "error",
+      argsSha256,
+      ...(reply.ok ? {} : { message: reply.error!.slice(0, 500) }),
+    });
+    return reply;
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * Which upstream tools an execution may call: anchored globs (`github.*`, where `.` is a
+ * literal dot and `*` any run of characters), the intersection of the operator's
+ * allowlist and the request's, identifiers for the sandbox's `tools` object, and
+ * TypeScript signatures from JSON Schemas. Pure.
+ */
+import type { Denial } from "./permissions.ts";
+import type { UpstreamTool } from "./upstreams.ts";
+
+const PATTERN_RE = /^[A-Za-z0-9_*][A-Za-z0-9_.*/:-]{0,199}$/;
+
+/** A tool pattern that cannot be used. */
+export class ToolPatternError extends TypeError {
+  override name = "ToolPatternError";
+}
+
+/** Checks and returns a pattern list from an untrusted request. */
+export function parseToolPatterns(raw: unknown): string[] {
+  if (!Array.isArray(raw)) {
+    throw new ToolPatternError(
+      'Invalid allowedTools: expected an array of patterns like "github.*"',
+    );
+  }
+  if (raw.length > 64) throw new ToolPatternError("Invalid allowedTools: more than 64 patterns");
+  return raw.map((p, i) => {
+    if (typeof p !== "string" || !PATTERN_RE.test(p) || !p.includes(".")) {
+      throw new ToolPatternError(
+        `Invalid allowedTools[${i}] ${
+          JSON.stringify(p)
+        }: expected SERVER.TOOL, with * as a wildcard (e.g. "github.*")`,
+      );
+    }
+    return p;
+  });
+}
+
+/** Security: anchored at both ends; every character but `*` is literal (a dot is a dot). */
+export function toolPatternRegExp(pattern: string): RegExp {
+  const body = pattern.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, "\\$&")).join(
+    ".*",
+  );
+  return new RegExp(`^${body}$`);
+}
+
+export function matchesToolPattern(fullName: string, patterns: readonly string[]): boolean {
+  return patterns.some((p) => toolPatternRegExp(p).test(fullName));
+}
+
+/**
+ * The tools an execution gets: those the request asks for AND the operator allows. A
+ * request pattern that reaches a tool the operator does not allow, or no tool at all, is
+ * denied (the request is refused before running).
+ */
+export function resolveToolAccess(
+  requested: readonly string[],
+  operator: readonly string[],
+  tools: readonly UpstreamTool[],
+): { allowed: UpstreamTool[]; denied: Denial[] } {
+  const denied: Denial[] = [];
+  for (const pattern of requested) {
+    const matched = tools.filter((t) => matchesToolPattern(t.fullName, [pattern]));
+    const beyond = matched.filter((t) => !matchesToolPattern(t.fullName, operator));
+    if (!matched.length) {
+      denied.push({
+        kind: "tool",
+        value: pattern,
+        reason: "matches no tool of the configured upstream servers",
+      });
+    } else if (beyond.length) {
+      denied.push({
+        kind: "tool",
+        value: pattern,
+        reason: `reaches tools the operator does not allow (${
+          beyond.map((t) => t.fullName).join(", ")
+        }); ` +
+          `allowed: ${operator.join(", ") || "none"}`,
+      });
+    }
+  }
+  const allowed = tools.filter((t) =>
+    matchesToolPattern(t.fullName, requested) && matchesToolPattern(t.fullName, operator)
+  );
+  return { allowed, denied };
+}
+
+/** A valid, unique JS identifier for a name (`search-issues` -> `search_issues`). */
+export function toIdentifier(name: string, taken: Set<string>): string {
+  let id = name.replace(/[^A-Za-z0-9_$]/g, "_");
+  if (!/^[A-Za-z_$]/.test(id)) id = "_" + id;
+  let unique = id;
+  for (let n = 2; taken.has(unique); n++) unique = `${id}_${n}`;
+  taken.add(unique);
+  return unique;
+}
+
+/** `{ serverIdent: { toolIdent: [server, tool] } }`: what the sandbox's `tools` object binds. */
+export type ToolBindings = Record<string, Record<string, [string, string]>>;
+
+export function toolBindings(tools: readonly UpstreamTool[]): ToolBindings {
+  const bindings: ToolBindings = {};
+  const serverIds = new Map<string, string>();
+  const takenServers = new Set<string>();
+  const takenTools = new Map<string, Set<string>>();
+  for (const tool of tools) {
+    let serverId = serverIds.get(tool.server);
+    if (!serverId) {
+      serverId = toIdentifier(tool.server, takenServers);
+      serverIds.set(tool.server, serverId);
+      takenTools.set(serverId, new Set());
+      bindings[serverId] = {};
+    }
+    const toolId = toIdentifier(tool.name, takenTools.get(serverId)!);
+    bindings[serverId]![toolId] = [tool.server, tool.name];
+  }
+  return bindings;
+}
+
+type Schema = Record<string, unknown>;
+
+/** A TypeScript type for a JSON Schema (the common subset; anything else is `unknown`). */
+export function schemaToType(schema: unknown, depth = 0): string {
+  if (!schema || typeof schema !== "object" || depth > 8) return "unknown";
+  const s = schema as Schema;
+  if (Array.isArray(s.enum)) return s.enum.map((v) => JSON.stringify(v)).join(" | ") || "never";
+  if ("const" in s) return JSON.stringify(s.const);
+  for (const key of ["anyOf", "oneOf"]) {
+    if (Array.isArray(s[key])) {
+      return (s[key] as unknown[]).map((x) => schemaToType(x, depth + 1)).join(" | ");
+    }
+  }
+  const type = s.type;
+  if (Array.isArray(type)) {
+    return type.map((t) => schemaToType({ ...s, type: t }, depth + 1)).join(" | ");
+  }
+  switch (type) {
+    case "string":
+      return "string";
+    case "number":
+    case "integer":
+      return "number";
+    case "boolean":
+      return "boolean";
+    case "null":
+      return "null";
+    case "array":
+      return `Array<${schemaToType(s.items, depth + 1)}>`;
+    case "object":
+    case undefined: {
+      const props = (s.properties ?? {}) as Record<string, Schema>;
+      const required = new Set(Array.isArray(s.required) ? s.required as string[] : []);
+      const fields = Object.entries(props).map(([k, v]) => {
+        const doc = typeof v?.description === "string"
+          ? `/** ${v.description.replace(/\*\//g, "* /")} */ `
+          : "";
+        const key = /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(k) ? k : JSON.stringify(k);
+        return `${doc}${key}${required.has(k) ? "" : "?"}: ${schemaToType(v, depth + 1)}`;
+      });
+      if (!fields.length) return type === "object" ? "Record<string, unknown>" : "unknown";
+      return `{ ${fields.join("; ")} }`;
+    }
+    default:
+      return "unknown";
+  }
+}
+
+/** The signature of a tool as the sandbox sees it, with its description as a doc comment. */
+export function toolSignature(tool: UpstreamTool, serverId: string, toolId: string): string {
+  const doc = tool.description ? `/** ${tool.description.replace(/\*\//g, "* /")} */\n` : "";
+  const output = tool.outputSchema ? schemaToType(tool.outputSchema) : "unknown";
+  return `${doc}tools.${serverId}.${toolId}(args: ${
+    schemaToType(tool.inputSchema)
+  }): Promise<${output}>` +
+    (toolId !== tool.name || serverId !== tool.server ? ` // "${tool.fullName}"` : "");
+}

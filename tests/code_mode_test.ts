@@ -1,0 +1,275 @@
+/**
+ * Code mode: sandboxed code calls upstream MCP tools through the conductor, under an
+ * allowlist, over the child's own stdio.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { ExecutionResult } from "../src/execution_result.ts";
+import { ToolBridge } from "../src/tool_bridge.ts";
+import { Upstreams } from "../src/upstreams.ts";
+import { testSandbox } from "./helpers.ts";
+
+const FIXTURE = fileURLToPath(new URL("./fixtures/upstream_server.ts", import.meta.url));
+const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
+const SECRET = "upstream-s3cret-value-42";
+
+function upstream(name: string, callLog: string) {
+  return {
+    command: Deno.execPath(),
+    args: ["run", "--no-prompt", "--allow-env", "--allow-write", "--config", CONFIG, FIXTURE, name],
+    env: { UPSTREAM_SECRET: SECRET, CALL_LOG: callLog },
+  };
+}
+
+async function codeMode(allow = ["github.*"], extra: Record<string, unknown> = {}) {
+  const dir = await Deno.makeTempDir({ prefix: "conductor-upstream-" });
+  const callLog = join(dir, "calls.jsonl");
+  const ts = await testSandbox({ env: ["*"] }, {
+    mcpServers: {
+      github: upstream("github", callLog),
+      github_admin: upstream("github_admin", callLog),
+      githubevil: upstream("githubevil", callLog),
+    },
+    toolPolicy: { allow, maxCallsPerExecution: 5, ...extra },
+  });
+  const calls = async () => {
+    const text = await Deno.readTextFile(callLog).catch(() => "");
+    return text.trim() ? text.trim().split("\n").map((l) => JSON.parse(l)) : [];
+  };
+  return {
+    ...ts,
+    calls,
+    /** Runs code with these allowedTools (`null`: none asked for). */
+    run: (code: string, allowedTools: string[] | null = ["github.*"], limits = {}) =>
+      ts.sandbox.execute({ code, ...(allowedTools ? { allowedTools } : {}), limits }),
+    async [Symbol.asyncDispose]() {
+      await ts.sandbox.close();
+      await ts[Symbol.asyncDispose]();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+function ok(result: ExecutionResult) {
+  assert.equal(result.status, "success", JSON.stringify(result).slice(0, 1500));
+}
+
+Deno.test("code mode: a script calls two upstream tools and combines their results", async () => {
+  await using s = await codeMode();
+  const result = await s.run(`
+    const found = await tools.github.search_issues({ q: "bug" });
+    const issue = await tools.github.get_issue({ id: found.items[0].id });
+    ({ count: found.items.length, issue })
+  `);
+  ok(result);
+  assert.deepEqual(result.returnValue, { count: 1, issue: "#2 Bug in parser" });
+  assert.deepEqual((await s.calls()).map((c) => `${c.server}.${c.tool}`), [
+    "github.search_issues",
+    "github.get_issue",
+  ]);
+  // No network permission was needed, and none was granted.
+  assert.deepEqual(result.permissions.granted, {});
+  const audit = (await Deno.readTextFile(s.config.auditFile!)).trim().split("\n").map((l) =>
+    JSON.parse(l)
+  );
+  const toolLines = audit.filter((l) => l.type === "tool_call");
+  assert.deepEqual(toolLines.map((l) => [l.tool, l.status]), [["github.search_issues", "ok"], [
+    "github.get_issue",
+    "ok",
+  ]]);
+  assert.ok(toolLines.every((l) => /^[0-9a-f]{64}$/.test(l.argsSha256) && !("args" in l)));
+});
+
+Deno.test("code mode: only the tools the request and the operator both allow exist in the sandbox", async () => {
+  await using s = await codeMode(["github.*", "githubevil.*", "github_admin.*"]);
+  const result = await s.run(
+    `({ servers: Object.keys(tools), github: Object.keys(tools.github).sort() })`,
+  );
+  ok(result);
+  assert.deepEqual(result.returnValue, {
+    servers: ["github"],
+    github: [
+      "big",
+      "crash",
+      "delete_repo",
+      "fail",
+      "get_issue",
+      "hang",
+      "search_issues",
+      "steal",
+      "whoami",
+    ],
+  });
+  const none = await s.run(`typeof globalThis.tools`, null);
+  assert.equal(none.returnValue, "undefined", "no allowedTools: no tools object");
+  const denied = await s.run(`await tools.github_admin.delete_repo({})`);
+  assert.equal(denied.status, "error");
+  assert.equal(denied.error?.type, "TypeError");
+  assert.deepEqual(await s.calls(), []);
+});
+
+Deno.test("code mode: github.* never reaches github_admin or githubevil (anchored, the dot is a dot)", async () => {
+  await using s = await codeMode(["github.*"]);
+  const result = await s.run(`Object.keys(tools)`, ["github*.*"]);
+  assert.equal(result.status, "rejected");
+  assert.match(
+    result.permissions.denied[0]!.reason,
+    /operator does not allow \(.*github_admin\.delete_repo/,
+  );
+  assert.match(result.permissions.denied[0]!.reason, /githubevil\.steal/);
+});
+
+Deno.test("code mode: a request asking for more than the operator allows is rejected before running", async () => {
+  await using s = await codeMode(["github.search_issues"]);
+  const result = await s.run(`1`, ["github.*"]);
+  assert.equal(result.status, "rejected");
+  assert.deepEqual(result.permissions.denied.map((d) => [d.kind, d.value]), [["tool", "github.*"]]);
+  const narrow = await s.run(`Object.keys(tools.github)`, ["github.search_issues"]);
+  ok(narrow);
+  assert.deepEqual(narrow.returnValue, ["search_issues"]);
+  const bad = await s.run(`1`, ["../etc"]);
+  assert.equal(bad.status, "rejected");
+  assert.match(bad.error!.message, /allowedTools\[0\]/);
+});
+
+Deno.test("code mode: forged channel messages from user code call nothing", async () => {
+  await using s = await codeMode();
+  const forged = [
+    `"\\x1e" + "0".repeat(32) + JSON.stringify({ t: "call", id: 1, server: "github_admin", tool: "delete_repo", args: {} }) + "\\x1e"`,
+    `"\\x1e" + "f".repeat(32) + JSON.stringify({ t: "call", id: 99, server: "github", tool: "search_issues", args: { q: "x" } }) + "\\x1e"`,
+  ];
+  const result = await s.run(`
+    for (const line of [${forged.join(", ")}]) { console.log(line); console.error(line); }
+    await new Promise((r) => setTimeout(r, 200));
+    "done"
+  `);
+  ok(result);
+  assert.ok(result.stdout.includes('"server":"github_admin"'), "the bytes stay output");
+  assert.deepEqual(await s.calls(), []);
+});
+
+Deno.test("ToolBridge refuses calls outside the execution's grant, past its limits, and after its deadline", async () => {
+  const upstreams = new Upstreams({});
+  const audits: string[] = [];
+  const tool = {
+    server: "github",
+    name: "get_issue",
+    fullName: "github.get_issue",
+    description: "",
+    inputSchema: {},
+  };
+  const bridge = new ToolBridge(upstreams, [tool], {
+    maxCallsPerExecution: 1,
+    maxBytesPerExecution: 1000,
+  }, {
+    deadline: performance.now() + 60_000,
+    onAudit: (r) => audits.push(`${r.tool}:${r.status}`),
+  });
+  const other = await bridge.handle({
+    t: "call",
+    id: 1,
+    server: "github_admin",
+    tool: "delete_repo",
+    args: {},
+  });
+  assert.deepEqual(other, {
+    t: "reply",
+    id: 1,
+    ok: false,
+    error: 'Tool "github_admin.delete_repo" is not allowed for this execution',
+  });
+  assert.equal(
+    await bridge.handle({ t: "call", id: "x", server: "github", tool: "get_issue" }),
+    undefined,
+  );
+  const first = await bridge.handle({
+    t: "call",
+    id: 2,
+    server: "github",
+    tool: "get_issue",
+    args: {},
+  });
+  assert.equal(first?.ok, false); // no such upstream configured here: an error outcome, not a throw
+  const second = await bridge.handle({
+    t: "call",
+    id: 3,
+    server: "github",
+    tool: "get_issue",
+    args: {},
+  });
+  assert.match(second!.error!, /Too many tool calls: the limit is 1/);
+  const late = new ToolBridge(upstreams, [tool], {
+    maxCallsPerExecution: 5,
+    maxBytesPerExecution: 1000,
+  }, {
+    deadline: performance.now() - 1,
+    onAudit: () => {},
+  });
+  assert.match(
+    (await late.handle({ t: "call", id: 1, server: "github", tool: "get_issue" }))!.error!,
+    /No time left/,
+  );
+  assert.deepEqual(audits, [
+    "github_admin.delete_repo:refused",
+    "github.get_issue:error",
+    "github.get_issue:refused",
+  ]);
+});
+
+Deno.test("code mode: an upstream error, a crash, a hang and a 50 MB answer are errors in the code; the conductor goes on", async () => {
+  await using s = await codeMode();
+  const failed = await s.run(`await tools.github.fail({})`);
+  assert.equal(failed.status, "error");
+  assert.match(failed.error!.message, /upstream says no/);
+
+  const crashed = await s.run(
+    `let r; try { await tools.github.crash({}); r = "no"; } catch (e) { r = "caught: " + e.message; }\nr`,
+  );
+  ok(crashed);
+  assert.match(String(crashed.returnValue), /^caught: github\.crash: /);
+  const after = await s.run(`(await tools.github.search_issues({ q: "docs" })).items.length`);
+  ok(after);
+  assert.equal(after.returnValue, 1, "the upstream was reconnected");
+
+  const hung = await s.run(`await tools.github.hang({})`, ["github.*"], { timeoutMs: 1500 });
+  assert.equal(hung.status, "timeout");
+
+  const huge = await s.run(
+    `let r; try { r = (await tools.github.big({ mb: 50 })).length; } catch (e) { r = "caught: " + e.message; }\nr`,
+  );
+  ok(huge);
+  assert.match(String(huge.returnValue), /^caught: /);
+  const again = await s.run(`(await tools.github.get_issue({ id: 3 }))`);
+  ok(again);
+  assert.equal(again.returnValue, "#3 Docs");
+});
+
+Deno.test("code mode: the upstream's secret never reaches the child, its output, its result or the audit log", async () => {
+  await using s = await codeMode();
+  const result = await s.sandbox.execute({
+    code:
+      `const me = await tools.github.whoami({}); console.log(me); ({ me, env: Deno.env.toObject() })`,
+    allowedTools: ["github.*"],
+    permissions: { env: ["*"] },
+  });
+  ok(result);
+  assert.match(String((result.returnValue as { me: string }).me), /^authenticated \(\d+ chars\)$/);
+  assert.ok(!JSON.stringify(result).includes(SECRET));
+  assert.ok(!(await Deno.readTextFile(s.config.auditFile!)).includes(SECRET));
+});
+
+Deno.test("code mode: the per-execution call limit holds", async () => {
+  await using s = await codeMode();
+  const result = await s.run(`
+    const out = [];
+    for (let i = 0; i < 7; i++) {
+      try { await tools.github.get_issue({ id: 1 }); out.push("ok"); } catch (e) { out.push(e.message); }
+    }
+    out
+  `);
+  ok(result);
+  const values = result.returnValue as string[];
+  assert.deepEqual(values.slice(0, 5), ["ok", "ok", "ok", "ok", "ok"]);
+  assert.match(values[5]!, /Too many tool calls: the limit is 5/);
+});
