@@ -8,7 +8,7 @@ import type { ExecutionPlan } from "./execution_plan.ts";
 import { FrameScanner, newNonce } from "./frames.ts";
 import { heapMbFor } from "./limits.ts";
 import { killGroup, treeRssBytes } from "./process_group.ts";
-import { exposeLastExpression } from "./return_value.ts";
+import { prepareCode } from "./code_transform.ts";
 import type { ToolBridge } from "./tool_bridge.ts";
 
 /** How often the memory watchdog samples the process group. */
@@ -163,7 +163,7 @@ export class SandboxChild {
     }
     const header: Record<string, unknown> = {
       nonce: this.#nonce,
-      code: await exposeLastExpression(code),
+      code: await prepareCode(code, plan.workspace.filesDir),
       maxReturnBytes: limits.stdoutBytes,
     };
     if (plan.tools) header.tools = plan.tools.bindings;

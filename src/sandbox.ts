@@ -17,7 +17,7 @@ import {
 import { installDependencies } from "./installer.ts";
 import { ownerToken, sweepOrphans, treeRssBytes } from "./process_group.ts";
 import { makeRedactor } from "./redact.ts";
-import { preloadParser } from "./return_value.ts";
+import { preloadParser } from "./code_transform.ts";
 import { log } from "./log.ts";
 import { PrewarmPool } from "./prewarm_pool.ts";
 import { ToolBridge } from "./tool_bridge.ts";

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
-import { exposeLastExpression } from "./return_value.ts";
+import { prepareCode } from "./code_transform.ts";
 
-Deno.test("exposeLastExpression() exports the last top-level expression", async (t) => {
+const FILES = "/ws/c1/files";
+const exposeLastExpression = (code: string) => prepareCode(code, FILES);
+
+Deno.test("prepareCode() exports the last top-level expression", async (t) => {
   const cases: [string, string][] = [
     ["1 + 1", "export default (1 + 1);"],
     ["const a = 1;\na * 2;", "const a = 1;\nexport default (a * 2);"],
@@ -26,7 +29,7 @@ Deno.test("exposeLastExpression() exports the last top-level expression", async 
   }
 });
 
-Deno.test("exposeLastExpression() leaves code unchanged when there is nothing to expose", async (t) => {
+Deno.test("prepareCode() leaves code unchanged when there is nothing to expose", async (t) => {
   const cases = [
     "const a = 1;",
     "export default 5;\n6",
@@ -43,8 +46,32 @@ Deno.test("exposeLastExpression() leaves code unchanged when there is nothing to
   }
 });
 
-Deno.test("exposeLastExpression() keeps line numbers of every statement", async () => {
+Deno.test("prepareCode() keeps line numbers of every statement", async () => {
   const code = "const a = 1;\n\n\nthrow_here(a)\n";
   const out = await exposeLastExpression(code);
   assert.equal(out.split("\n").findIndex((l) => l.includes("throw_here")), 3);
+});
+
+Deno.test("prepareCode() points relative imports at the workspace's files folder", async () => {
+  const code = [
+    'import a from "./lib.ts";',
+    'import data from "../x.json" with { type: "json" };',
+    'export * from "./re.ts";',
+    'import b from "npm:zod@3";',
+    'const c = await import("./dyn.ts");',
+    "const d = await import(`./template.ts`);",
+    '(await import("./last.ts")).default',
+  ].join("\n");
+  assert.equal(
+    await prepareCode(code, FILES),
+    [
+      'import a from "file:///ws/c1/files/lib.ts";',
+      'import data from "file:///ws/c1/x.json" with { type: "json" };',
+      'export * from "file:///ws/c1/files/re.ts";',
+      'import b from "npm:zod@3";',
+      'const c = await import("file:///ws/c1/files/dyn.ts");',
+      "const d = await import(`./template.ts`);",
+      'export default ((await import("file:///ws/c1/files/last.ts")).default);',
+    ].join("\n"),
+  );
 });

@@ -1,0 +1,129 @@
+/**
+ * The two edits the conductor makes to user code before a child runs it, from one parse:
+ * - the last top-level expression becomes the default export, so that
+ *   `... ; data.stargazers_count` returns that number, as a REPL would;
+ * - relative module specifiers (`./lib.ts`, `../x.json`) become `file://` URLs inside the
+ *   workspace's files folder, since the code itself is a `data:` URL, which cannot be a
+ *   base. Those imports stay permission-checked: they need a read grant like any file.
+ *
+ * Runs in the conductor on untrusted text: it only parses, never evaluates. Code that
+ * does not parse is returned unchanged (Deno then reports the syntax error itself). Edits
+ * never add or remove lines, so line numbers in errors stay true.
+ */
+import { pathToFileURL } from "node:url";
+
+type Parser = typeof import("@babel/parser");
+let parser: Promise<Parser> | undefined;
+
+/** Starts loading the parser (about 20 ms once), so that it overlaps with other work. */
+export function preloadParser(): Promise<Parser> {
+  return parser ??= import("@babel/parser");
+}
+
+interface Node {
+  type: string;
+  start?: number | null;
+  end?: number | null;
+  value?: unknown;
+  source?: Node | null;
+  specifiers?: { exported?: { name?: string; value?: string } }[];
+  [key: string]: unknown;
+}
+
+interface Edit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+function isDefaultExport(node: Node): boolean {
+  if (node.type === "ExportDefaultDeclaration") return true;
+  if (node.type !== "ExportNamedDeclaration") return false;
+  return (node.specifiers ?? []).some((s) =>
+    s.exported?.name === "default" || s.exported?.value === "default"
+  );
+}
+
+function isRelative(specifier: unknown): specifier is string {
+  return typeof specifier === "string" && /^\.\.?\//.test(specifier);
+}
+
+/** Every module specifier node: static imports and exports, and `import("literal")`. */
+function collectSpecifiers(node: unknown, out: Node[], depth = 0): void {
+  if (!node || typeof node !== "object" || depth > 500) return;
+  if (Array.isArray(node)) {
+    for (const child of node) collectSpecifiers(child, out, depth + 1);
+    return;
+  }
+  const n = node as Node;
+  if (
+    (n.type === "ImportDeclaration" || n.type === "ExportAllDeclaration" ||
+      n.type === "ExportNamedDeclaration") && n.source
+  ) {
+    out.push(n.source);
+  } else if (
+    n.type === "ImportExpression" && (n.source as Node | undefined)?.type === "StringLiteral"
+  ) {
+    out.push(n.source as Node);
+  } else if (n.type === "CallExpression" && (n.callee as Node | undefined)?.type === "Import") {
+    const first = (n.arguments as Node[] | undefined)?.[0];
+    if (first?.type === "StringLiteral") out.push(first);
+  }
+  for (const [key, value] of Object.entries(n)) {
+    if (key !== "loc" && key !== "extra" && value && typeof value === "object") {
+      collectSpecifiers(value, out, depth + 1);
+    }
+  }
+}
+
+function applyEdits(code: string, edits: Edit[]): string {
+  let out = code;
+  for (const edit of edits.sort((a, b) => b.start - a.start)) {
+    out = out.slice(0, edit.start) + edit.text + out.slice(edit.end);
+  }
+  return out;
+}
+
+/** Rewrites code for the bootstrap; `filesDir` is the folder relative specifiers mean. */
+export async function prepareCode(code: string, filesDir: string): Promise<string> {
+  const { parse } = await preloadParser();
+  let body: Node[];
+  let directives: Node[];
+  try {
+    const { program } = parse(code, {
+      sourceType: "module",
+      allowAwaitOutsideFunction: true,
+      plugins: ["typescript", "explicitResourceManagement"],
+    });
+    body = program.body as unknown as Node[];
+    directives = program.directives as unknown as Node[];
+  } catch {
+    return code;
+  }
+  const edits: Edit[] = [];
+  const base = pathToFileURL(filesDir.endsWith("/") ? filesDir : filesDir + "/");
+  const specifiers: Node[] = [];
+  collectSpecifiers(body, specifiers);
+  for (const node of specifiers) {
+    if (isRelative(node.value) && node.start != null && node.end != null) {
+      edits.push({
+        start: node.start,
+        end: node.end,
+        text: JSON.stringify(new URL(node.value, base).href),
+      });
+    }
+  }
+  // A program that is only a string literal (`'hi'`) parses as a directive.
+  const last = body.at(-1) ?? directives.at(-1);
+  if (
+    !body.some(isDefaultExport) &&
+    (last?.type === "ExpressionStatement" || last?.type === "Directive") &&
+    last.start != null && last.end != null
+  ) {
+    // The whole statement, parentheses included, without its semicolon.
+    const expressionEnd = last.start + code.slice(last.start, last.end).replace(/;\s*$/, "").length;
+    edits.push({ start: last.start, end: last.start, text: "export default (" });
+    edits.push({ start: expressionEnd, end: last.end, text: ");" });
+  }
+  return edits.length ? applyEdits(code, edits) : code;
+}
