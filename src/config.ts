@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { parse, type ParseError, printParseErrorCode } from "jsonc-parser";
 import { DEFAULT_DEPENDENCY_POLICY, type DependencyPolicy } from "./dependencies.ts";
 import { type Ceiling, DEFAULT_CEILING, SYS_NAMES } from "./permissions.ts";
-import { DEFAULT_NPM_REGISTRY } from "./npm_registry.ts";
+import { DEFAULT_NPM_REGISTRY, publicRegistryUrl } from "./npm_registry.ts";
 import type { PrewarmOptions } from "./prewarm_pool.ts";
 import type { ToolLimits } from "./tool_bridge.ts";
 import type { UpstreamConfig } from "./upstreams.ts";
@@ -397,7 +397,11 @@ function resolveRegistry(raw: unknown): string {
   const value = raw ?? Deno.env.get("NPM_CONFIG_REGISTRY") ?? Deno.env.get("npm_config_registry") ??
     DEFAULT_NPM_REGISTRY;
   if (typeof value !== "string" || !/^https?:\/\//.test(value) || !URL.canParse(value)) {
-    fail("npmRegistry", "an http(s) URL", value);
+    // Security: a registry URL may carry a token; show it without credentials.
+    const shown = typeof value === "string" && URL.canParse(value)
+      ? publicRegistryUrl(value)
+      : typeof value;
+    fail("npmRegistry", "an http(s) URL", shown);
   }
   return value.endsWith("/") ? value : value + "/";
 }
