@@ -8,6 +8,8 @@
  * the frame.
  */
 
+import { concatBytes } from "./bytes.ts";
+
 export const MARK_BYTE = 0x1e;
 
 /** A random 128-bit nonce as 32 hex digits. */
@@ -107,12 +109,7 @@ export class FrameScanner {
   }
 
   #emitFrame(): void {
-    const all = new Uint8Array(this.#bodyLength);
-    let offset = 0;
-    for (const part of this.#body) {
-      all.set(part, offset);
-      offset += part.length;
-    }
+    const all = concatBytes(this.#body);
     this.#body = [];
     let message: unknown;
     try {

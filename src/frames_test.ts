@@ -1,17 +1,9 @@
 import assert from "node:assert/strict";
+import { concatBytes } from "./bytes.ts";
 import { FrameScanner, newNonce } from "./frames.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
-const dec = (b: Uint8Array[]) => new TextDecoder().decode(concat(b));
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+const dec = (b: Uint8Array[]) => new TextDecoder().decode(concatBytes(b));
 
 function scan(nonce: string, chunks: string[], maxFrameBytes = 1 << 20) {
   const output: Uint8Array[] = [];

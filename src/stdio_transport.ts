@@ -5,6 +5,7 @@
  * that is not JSON gets a JSON-RPC parse error, an over-long line is skipped and answered
  * with an error when its request id can be found, and end of input closes cleanly.
  */
+import { concatBytes } from "./bytes.ts";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { type JSONRPCMessage, JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
 
@@ -70,7 +71,7 @@ export class StdioTransport implements Transport {
           length += end - start;
           if (length > this.#maxLine) {
             // Security: never buffer without bound; keep the head to find the request id.
-            head = concat(parts).subarray(0, 256);
+            head = concatBytes(parts).subarray(0, 256);
             parts = [];
             length = 0;
             discarding = true;
@@ -78,7 +79,7 @@ export class StdioTransport implements Transport {
         }
         if (nl === -1) break;
         if (discarding) this.#tooLarge(head);
-        else this.#handleLine(concat(parts));
+        else this.#handleLine(concatBytes(parts));
         parts = [];
         length = 0;
         discarding = false;
@@ -148,15 +149,4 @@ export class StdioTransport implements Transport {
     await this.#writes.catch(() => {});
     this.onclose?.();
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }
