@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { EXIT, loadCliConfig } from "./cli_common.ts";
-import { log, writeOut } from "./log.ts";
+import { log, setLogSink, writeOut } from "./log.ts";
 import { createConductorServer } from "./mcp_server.ts";
 import { Sandbox } from "./sandbox.ts";
 import { StdioTransport } from "./stdio_transport.ts";
@@ -66,12 +66,19 @@ export async function serveCommand(args: string[]): Promise<number> {
   Deno.unrefTimer(gc);
 
   await server.connect(transport);
+  // Clients that set a level through logging/setLevel get the log lines too.
+  setLogSink((line) =>
+    void server.server.sendLoggingMessage({ level: "info", logger: "conductor", data: line }).catch(
+      () => {},
+    )
+  );
   log(
     `serving MCP on stdio (workspaces: ${config.workspacesDir}, config: ${
       config.source ?? "defaults"
     })`,
   );
   await closed;
+  setLogSink(undefined);
   clearInterval(gc);
   for (const [signal, handler] of Object.entries(onSignal)) {
     Deno.removeSignalListener(signal as Deno.Signal, handler);

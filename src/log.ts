@@ -23,7 +23,16 @@ export function writeErr(text: string): Promise<void> {
   return writeAll(Deno.stderr, text);
 }
 
+/** Also receives every log line (the MCP server forwards them as logging notifications). */
+let sink: ((message: string) => void) | undefined;
+
+export function setLogSink(fn: ((message: string) => void) | undefined): void {
+  sink = fn;
+}
+
 /** A diagnostic line on stderr, with token-shaped secrets redacted. */
 export function log(message: string): void {
-  Deno.stderr.writeSync(encoder.encode(`[conductor] ${redact(message)}\n`));
+  const line = redact(message);
+  Deno.stderr.writeSync(encoder.encode(`[conductor] ${line}\n`));
+  sink?.(line);
 }
