@@ -84,10 +84,14 @@ export async function openWorkspace(
     // Security: the id's folders must be real folders, not symlinks planted elsewhere;
     // each is checked before anything is created inside it, so nothing is made through a link.
     for (const dir of [ws.root, ws.filesDir, ws.metaDir]) {
-      await Deno.mkdir(dir).catch((error) => {
-        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-      });
-      if ((await Deno.lstat(dir)).isSymlink) {
+      let info = await Deno.lstat(dir).catch(() => undefined);
+      if (!info) {
+        await Deno.mkdir(dir).catch((error) => {
+          if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+        });
+        info = await Deno.lstat(dir);
+      }
+      if (info.isSymlink) {
         throw new WorkspaceIdError(
           `Workspace "${id}" is not a plain folder: "${dir}" is a symlink`,
         );
@@ -134,15 +138,25 @@ function statePath(ws: Workspace): string {
 
 /** Reads `meta/state.json`; a missing or damaged file gives a fresh state. */
 export async function readState(ws: Workspace): Promise<WorkspaceState> {
+  const state = await readStateFile(ws);
+  if (state) return state;
+  const now = new Date().toISOString();
+  return { createdAt: now, lastUsedAt: now, dependencies: [] };
+}
+
+/** `meta/state.json` as written, or `undefined` when missing or damaged. */
+async function readStateFile(ws: Workspace): Promise<WorkspaceState | undefined> {
   try {
     const raw = JSON.parse(await Deno.readTextFile(statePath(ws)));
     if (typeof raw === "object" && raw && Array.isArray(raw.dependencies)) return raw;
   } catch {
-    // missing or damaged: start over
+    // missing or damaged
   }
-  const now = new Date().toISOString();
-  return { createdAt: now, lastUsedAt: now, dependencies: [] };
+  return undefined;
 }
+
+/** Use is recorded at most this often: GC counts idleness in hours. */
+const TOUCH_INTERVAL_MS = 30_000;
 
 /** Writes `meta/state.json` atomically (a rename), so readers never see half a file. */
 export async function writeState(ws: Workspace, state: WorkspaceState): Promise<void> {
@@ -153,6 +167,9 @@ export async function writeState(ws: Workspace, state: WorkspaceState): Promise<
 
 /** Records that the workspace was used now. */
 export async function touchWorkspace(ws: Workspace): Promise<WorkspaceState> {
+  // Off the hot path: a workspace used moments ago needs no new write (nor the lock).
+  const recent = await readStateFile(ws);
+  if (recent && Date.now() - Date.parse(recent.lastUsedAt) < TOUCH_INTERVAL_MS) return recent;
   return await withWorkspaceLock(ws, async () => {
     const state = await readState(ws);
     state.lastUsedAt = new Date().toISOString();
