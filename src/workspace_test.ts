@@ -104,11 +104,14 @@ Deno.test("openWorkspace() creates files/ and meta/ with a state, and reuses the
   assert.ok(!Number.isNaN(Date.parse(ws.state.createdAt)));
 
   await Deno.writeTextFile(join(ws.filesDir, "keep.txt"), "kept");
-  await new Promise((r) => setTimeout(r, 5));
   const again = await openWorkspace(r.workspacesDir, "c1");
   assert.equal(await Deno.readTextFile(join(again.filesDir, "keep.txt")), "kept");
   assert.equal(again.state.createdAt, ws.state.createdAt);
-  assert.ok(again.state.lastUsedAt > ws.state.lastUsedAt, "reuse marks it used");
+  assert.equal(again.state.lastUsedAt, ws.state.lastUsedAt, "a use seconds ago is not rewritten");
+  const hourAgo = new Date(Date.now() - 3600_000).toISOString();
+  await writeState(again, { ...again.state, lastUsedAt: hourAgo });
+  const later = await openWorkspace(r.workspacesDir, "c1");
+  assert.ok(later.state.lastUsedAt > hourAgo, "reuse after a while marks it used");
   assert.deepEqual(await findWorkspace(r.workspacesDir, "c1"), {
     id: "c1",
     root: ws.root,
