@@ -21,7 +21,7 @@ import {
 import type { Denial } from "./permissions.ts";
 import { sha256Hex } from "./hash.ts";
 import { registryCacheDir } from "./npm_registry.ts";
-import { killGroup } from "./process_group.ts";
+import { killGroup, spawnGroupLeader } from "./process_group.ts";
 import { readState, withWorkspaceLock, type Workspace, writeState } from "./workspace.ts";
 
 export type InstallStatus = "installed" | "skipped" | "rejected" | "install_error";
@@ -345,7 +345,7 @@ async function runInstallChild(
     "--entrypoint",
     stage.entry,
   ];
-  const child = new Deno.Command(Deno.execPath(), {
+  const child = spawnGroupLeader(Deno.execPath(), {
     args,
     cwd: ws.metaDir,
     env,
@@ -353,8 +353,7 @@ async function runInstallChild(
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    detached: true,
-  }).spawn();
+  });
   let killedFor: string | undefined;
   const kill = (why: string) => {
     killedFor ??= why;

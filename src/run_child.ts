@@ -7,7 +7,7 @@ import type { ExecutionError, ExecutionResult, ExecutionStatus } from "./executi
 import type { ExecutionPlan } from "./execution_plan.ts";
 import { FrameScanner, newNonce } from "./frames.ts";
 import { heapMbFor } from "./limits.ts";
-import { killGroup, treeRssBytes } from "./process_group.ts";
+import { killGroup, spawnGroupLeader, treeRssBytes } from "./process_group.ts";
 import { prepareCode } from "./code_transform.ts";
 import type { ToolBridge } from "./tool_bridge.ts";
 
@@ -55,7 +55,8 @@ export class SandboxChild {
 
   constructor(plan: ExecutionPlan) {
     this.key = childKey(plan);
-    this.#child = new Deno.Command(plan.argv[0]!, {
+    // Security: its own process group, so that a kill reaches every grandchild.
+    this.#child = spawnGroupLeader(plan.argv[0]!, {
       args: plan.argv.slice(1),
       cwd: plan.workspace.filesDir,
       env: plan.env,
@@ -63,9 +64,7 @@ export class SandboxChild {
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
-      // Security: its own process group, so that a kill reaches every grandchild.
-      detached: true,
-    }).spawn();
+    });
     this.pid = this.#child.pid;
     this.#child.status.then(() => this.#exited = true, () => this.#exited = true);
     const { stdoutBytes, stderrBytes } = plan.limits;

@@ -124,6 +124,7 @@ export class Sandbox {
   async execute(request: ExecutionRequest, options: ExecuteOptions = {}): Promise<ExecutionResult> {
     const started = performance.now();
     preloadParser();
+    const named = request.conversationId !== undefined;
     if (
       request.conversationId === undefined && request.dependencies === undefined &&
       !options.ephemeral
@@ -134,9 +135,14 @@ export class Sandbox {
     const plan = await this.plan(request);
     const result = await this.#execute(plan, request, options, started);
     if (this.pool && !plan.rejection && plan.workspace.root) {
-      // Predict the conversation's next run: same workspace, same flags.
-      if (this.limiter.running + this.limiter.queued < this.limiter.max) this.pool.offer(plan);
-      this.refill().catch(() => {});
+      // After the caller has its result: predict the next run of a conversation the caller
+      // keeps using (it named it), with the same workspace and flags; refill generic ones.
+      setTimeout(() => {
+        if (named && this.limiter.running + this.limiter.queued < this.limiter.max) {
+          this.pool!.offer(plan);
+        }
+        this.refill().catch(() => {});
+      }, 0);
     }
     if (this.config.auditFile) {
       const redact = makeRedactor(

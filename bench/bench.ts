@@ -1,0 +1,368 @@
+/**
+ * `deno task bench`: every figure beside its floor, measured in the same run, with the
+ * ratio and the target. Writes the same figures to bench/results/latest.json.
+ *
+ * Floors: a bare `deno run --no-prompt` of the same code spawned from Deno (latency,
+ * throughput, memory), a bare run importing the same cached npm package, and a direct SDK
+ * client call to the same upstream (code mode).
+ */
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { resolveConfig } from "../src/config.ts";
+import { BOOTSTRAP_PATH } from "../src/execution_plan.ts";
+import { installDependencies } from "../src/installer.ts";
+import { Sandbox } from "../src/sandbox.ts";
+import { openWorkspace } from "../src/workspace.ts";
+import { bareRun, childPidsWith, memoryOf, peakOf, throughput, timed } from "./measure.ts";
+import { roundDeep, type Summary } from "./stats.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { runs: { type: "string", default: "40" }, quick: { type: "boolean", default: false } },
+});
+const RUNS = Number(values.runs);
+const MANY = values.quick ? 100 : 1000;
+const GAP_MS = 30; // think time between calls, as an assistant has (and much more)
+const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
+const FIXTURE = fileURLToPath(new URL("../tests/fixtures/upstream_server.ts", import.meta.url));
+const DENO_JSON = fileURLToPath(new URL("../deno.json", import.meta.url));
+
+const encoder = new TextEncoder();
+const out = (text: string) => Deno.stdout.writeSync(encoder.encode(text));
+const note = (text: string) => Deno.stderr.writeSync(encoder.encode(`bench: ${text}\n`));
+
+interface Row {
+  figure: string;
+  median: number;
+  p95?: number;
+  floor?: number;
+  ratio?: number;
+  target?: string;
+  unit: string;
+}
+const rows: Row[] = [];
+const results: Record<string, unknown> = {};
+
+function latencyRow(figure: string, s: Summary, floor?: Summary, target?: string): void {
+  const row: Row = { figure, median: s.median, p95: s.p95, unit: "ms" };
+  if (floor) Object.assign(row, { floor: floor.median, ratio: s.median / floor.median });
+  if (target) row.target = target;
+  rows.push(row);
+  results[figure] = {
+    ...s,
+    ...(floor ? { floorMedian: floor.median, ratio: s.median / floor.median } : {}),
+  };
+}
+
+const dir = await Deno.makeTempDir({ prefix: "conductor-bench-" });
+const one = join(dir, "one.ts");
+await Deno.writeTextFile(one, "1+1\n");
+const baseConfig = { workspacesDir: join(dir, "ws"), auditFile: null };
+const config = resolveConfig(baseConfig);
+const cold = new Sandbox(config);
+await cold.init();
+const ok = async (p: ReturnType<Sandbox["execute"]>) => {
+  const r = await p;
+  if (r.status !== "success") {
+    throw new Error(`bench run failed: ${JSON.stringify(r).slice(0, 500)}`);
+  }
+  return r;
+};
+
+// 1. Floor and the library API, cold and prewarmed.
+note("floor and library API");
+const floor = await timed(RUNS, () => bareRun(one));
+const floorGap = await timed(RUNS, () => bareRun(one), { gapMs: GAP_MS });
+latencyRow("bare deno run 1+1 (floor)", floor);
+latencyRow(
+  "library, cold, same conversation",
+  await timed(RUNS, () => ok(cold.execute({ code: "1+1", conversationId: "b" }))),
+  floor,
+  "<= 1.10x",
+);
+latencyRow(
+  "library, cold, new conversation",
+  await timed(RUNS, () => ok(cold.execute({ code: "1+1" }, { ephemeral: true }))),
+  floor,
+);
+const warm = new Sandbox(config, { prewarm: true });
+await warm.init();
+latencyRow(
+  "library, prewarmed, same conversation",
+  await timed(RUNS, () => ok(warm.execute({ code: "1+1", conversationId: "w" })), {
+    gapMs: GAP_MS,
+  }),
+  floorGap,
+  "<= 0.25x",
+);
+await warm.refill();
+latencyRow(
+  "library, prewarmed, new conversation",
+  await timed(RUNS, () => ok(warm.execute({ code: "1+1" })), { gapMs: GAP_MS }),
+  floorGap,
+  "<= 0.25x",
+);
+latencyRow(
+  "library, prewarmed, back to back (no gap)",
+  await timed(RUNS, () => ok(warm.execute({ code: "1+1", conversationId: "w2" }))),
+  floor,
+);
+
+// 2. Throughput with 8 in flight.
+note("throughput");
+const bareTp = await throughput(80, 8, () => bareRun(one));
+const libTp = await throughput(80, 8, () => ok(warm.execute({ code: "1+1" })));
+rows.push({ figure: "bare, 8 in flight (floor)", median: bareTp.callsPerSecond, unit: "calls/s" });
+rows.push({
+  figure: "library, 8 in flight",
+  median: libTp.callsPerSecond,
+  floor: bareTp.callsPerSecond,
+  ratio: libTp.callsPerSecond / bareTp.callsPerSecond,
+  target: ">= 0.90x",
+  unit: "calls/s",
+});
+results.throughput = { bare: bareTp, library: libTp };
+
+// 3. Child memory.
+note("child memory");
+const sleeper = join(dir, "sleep.ts");
+await Deno.writeTextFile(sleeper, "await new Promise((r) => setTimeout(r, 300));\n");
+const bareChild = new Deno.Command(Deno.execPath(), {
+  args: ["run", "--no-prompt", "--no-config", sleeper],
+  stdout: "null",
+  stderr: "null",
+}).spawn();
+const bareDone = bareChild.status;
+const barePeak = await peakOf(() => bareChild.pid, bareDone);
+const boxPeak = await peakOf(
+  () => childPidsWith(BOOTSTRAP_PATH)[0],
+  ok(
+    cold.execute({ code: "await new Promise((r) => setTimeout(r, 300)); 1", conversationId: "m" }),
+  ),
+);
+rows.push({
+  figure: "child peak RSS",
+  median: boxPeak / 1024,
+  floor: barePeak / 1024,
+  ratio: boxPeak / barePeak,
+  unit: "MB",
+});
+results.childPeakRssKb = { sandbox: boxPeak, bare: barePeak };
+
+// 4. npm: a cached package, and a repeated install.
+note("npm import (installs npm:is-number@7.0.0 once)");
+const ws = await openWorkspace(config.workspacesDir, "npm");
+const installed = await installDependencies(config, ws, ["npm:is-number@7.0.0"]);
+if (installed.status !== "installed" && installed.status !== "skipped") {
+  note(`npm figures skipped: ${installed.message}`);
+} else {
+  const importer = join(dir, "npm.ts");
+  await Deno.writeTextFile(importer, 'import isNumber from "npm:is-number@7.0.0";\nisNumber(1);\n');
+  const env = {
+    PATH: Deno.env.get("PATH") ?? "",
+    DENO_DIR: config.denoDir,
+    NPM_CONFIG_REGISTRY: config.npmRegistry,
+  };
+  const npmFloor = await timed(RUNS, () => bareRun(importer, env));
+  latencyRow("bare run importing a cached npm package (floor)", npmFloor);
+  latencyRow(
+    "library, cold, importing it",
+    await timed(
+      RUNS,
+      () =>
+        ok(
+          cold.execute({
+            code: 'import isNumber from "is-number";\nisNumber(1)',
+            conversationId: "npm",
+          }),
+        ),
+    ),
+    npmFloor,
+  );
+  const skip = await timed(RUNS, async () => {
+    const r = await installDependencies(config, ws, ["npm:is-number@7.0.0"]);
+    if (r.status !== "skipped") throw new Error(`expected skipped, got ${r.status}`);
+  });
+  latencyRow("repeated install (skipped, no child)", skip, undefined, "< 5 ms");
+}
+
+// 5. MCP over stdio with the SDK client.
+note("MCP stdio");
+async function startServer() {
+  const configPath = join(dir, "conductor.jsonc");
+  await Deno.writeTextFile(
+    configPath,
+    JSON.stringify({ ...baseConfig, workspacesDir: join(dir, "mcp-ws") }),
+  );
+  const transport = new StdioClientTransport({
+    command: Deno.execPath(),
+    args: ["run", "--no-prompt", "--allow-all", MAIN, "serve", "--config", configPath],
+    stderr: "ignore",
+  });
+  const client = new Client({ name: "bench", version: "1" });
+  const start = performance.now();
+  await client.connect(transport);
+  return { client, transport, ms: performance.now() - start };
+}
+const startups: number[] = [];
+for (let i = 0; i < 5; i++) {
+  const s = await startServer();
+  startups.push(s.ms);
+  await s.client.close();
+}
+startups.sort((a, b) => a - b);
+rows.push({
+  figure: "MCP server startup + initialize",
+  median: startups[2]!,
+  unit: "ms",
+  target: "< 200 ms",
+});
+results.mcpStartupMs = startups;
+const mcp = await startServer();
+const pid = mcp.transport.pid!;
+const call = (code: string, conversationId?: string) =>
+  mcp.client.callTool({
+    name: "run_deno_code",
+    arguments: { code, ...(conversationId ? { conversationId } : {}) },
+  });
+await new Promise((r) => setTimeout(r, 300));
+const idleRss = memoryOf(pid)!.rssKb;
+latencyRow(
+  "MCP run_deno_code, sequential, prewarmed",
+  await timed(RUNS, () => call("1+1", "mcp"), { gapMs: GAP_MS }),
+  floorGap,
+  "<= 0.30x",
+);
+latencyRow(
+  "MCP run_deno_code, back to back",
+  await timed(RUNS, () => call("1+1", "mcp2")),
+  floor,
+  "<= 1.15x",
+);
+for (const inFlight of [2, 8]) {
+  let peak = 0;
+  const sampler = setInterval(() => peak = Math.max(peak, memoryOf(pid)?.rssKb ?? 0), 20);
+  const tp = await throughput(80, inFlight, () => call("1+1"));
+  clearInterval(sampler);
+  const floorTp = inFlight === 8 ? bareTp : await throughput(80, inFlight, () => bareRun(one));
+  rows.push({
+    figure: `MCP, ${inFlight} in flight`,
+    median: tp.callsPerSecond,
+    floor: floorTp.callsPerSecond,
+    ratio: tp.callsPerSecond / floorTp.callsPerSecond,
+    unit: "calls/s",
+    ...(inFlight === 8 ? { target: ">= 0.90x" } : {}),
+  });
+  latencyRow(`MCP, ${inFlight} in flight, latency`, tp.latency, floorTp.latency);
+  results[`mcpPeakRssKb${inFlight}`] = peak;
+}
+note(`MCP: ${MANY} executions for the memory figure`);
+await throughput(10, 2, () => call("1+1"));
+const rssAfter10 = memoryOf(pid)!.rssKb;
+await throughput(MANY, 8, () => call("1+1"));
+await new Promise((r) => setTimeout(r, 500));
+const rssAfterMany = memoryOf(pid)!.rssKb;
+rows.push({ figure: "MCP server RSS idle", median: idleRss / 1024, unit: "MB" });
+rows.push({
+  figure: "MCP server RSS under 8 in flight (peak)",
+  median: (results.mcpPeakRssKb8 as number) / 1024,
+  unit: "MB",
+});
+rows.push({
+  figure: `MCP server RSS after ${MANY} executions`,
+  median: rssAfterMany / 1024,
+  floor: rssAfter10 / 1024,
+  ratio: rssAfterMany / rssAfter10,
+  target: "<= 1.10x of after 10",
+  unit: "MB",
+});
+results.mcpRssKb = { idle: idleRss, after10: rssAfter10, [`after${MANY}`]: rssAfterMany };
+await mcp.client.close();
+
+// 6. Code mode: a tool call round trip from sandboxed code, against a direct SDK call.
+note("code mode");
+const upstream = {
+  command: Deno.execPath(),
+  args: [
+    "run",
+    "--no-prompt",
+    "--allow-env",
+    "--allow-write",
+    "--config",
+    DENO_JSON,
+    FIXTURE,
+    "github",
+  ],
+};
+const codeMode = new Sandbox(resolveConfig({ ...baseConfig, mcpServers: { github: upstream } }));
+await codeMode.init();
+const N = RUNS * 2;
+const inChild = await ok(codeMode.execute({
+  code: `const ms = []; for (let i = 0; i < ${
+    N + 5
+  }; i++) { const t = performance.now(); await tools.github.get_issue({ id: 1 }); ms.push(performance.now() - t); } ms.slice(5)`,
+  allowedTools: ["github.get_issue"],
+}));
+const { summarize } = await import("./stats.ts");
+const bridged = summarize(inChild.returnValue as number[]);
+const direct = new Client({ name: "bench-direct", version: "1" });
+await direct.connect(new StdioClientTransport(upstream));
+const directCall = await timed(
+  N,
+  () => direct.callTool({ name: "get_issue", arguments: { id: 1 } }),
+);
+await direct.close();
+await codeMode.close();
+latencyRow("direct SDK tool call (floor)", directCall);
+latencyRow("tool call from sandboxed code", bridged, directCall);
+rows.push({
+  figure: "bridge overhead per tool call",
+  median: bridged.median - directCall.median,
+  unit: "ms",
+  target: "< 2 ms",
+});
+
+await warm.close();
+await cold.close();
+await Deno.remove(dir, { recursive: true }).catch(() => {});
+
+// Report.
+const fmt = (n: number | undefined, digits = 1) => n === undefined ? "" : n.toFixed(digits);
+const header = ["figure", "median", "p95", "unit", "floor", "ratio", "target"];
+const table = rows.map((r) => [
+  r.figure,
+  fmt(r.median),
+  fmt(r.p95),
+  r.unit,
+  fmt(r.floor),
+  r.ratio === undefined ? "" : `${r.ratio.toFixed(2)}x`,
+  r.target ?? "",
+]);
+const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+const line = (cells: string[]) =>
+  cells.map((c, i) => i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)).join("  ");
+out(
+  `\nMCP Conductor bench (Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, ${RUNS} runs per figure)\n\n`,
+);
+out(line(header) + "\n" + widths.map((w) => "-".repeat(w)).join("  ") + "\n");
+for (const row of table) out(line(row) + "\n");
+const file = fileURLToPath(new URL("./results/latest.json", import.meta.url));
+await Deno.mkdir(fileURLToPath(new URL("./results/", import.meta.url)), { recursive: true });
+await Deno.writeTextFile(
+  file,
+  JSON.stringify(
+    roundDeep({
+      date: new Date().toISOString(),
+      deno: Deno.version.deno,
+      runs: RUNS,
+      rows,
+      results,
+    }),
+    null,
+    2,
+  ) + "\n",
+);
+out(`\nwritten: ${file}\n`);

@@ -1,0 +1,117 @@
+/**
+ * Measuring helpers: timed loops, a bounded pool of calls in flight, the bare-spawn floor,
+ * and resident memory from /proc.
+ */
+import { summarize, type Summary } from "./stats.ts";
+
+/** Runs `fn` `runs` times in a row (after `warmups` untimed runs); wall ms per call. */
+export async function timed(
+  runs: number,
+  fn: () => Promise<unknown>,
+  options: { warmups?: number; gapMs?: number } = {},
+): Promise<Summary> {
+  for (let i = 0; i < (options.warmups ?? 3); i++) await fn();
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    if (options.gapMs) await new Promise((r) => setTimeout(r, options.gapMs));
+    const start = performance.now();
+    await fn();
+    samples.push(performance.now() - start);
+  }
+  return summarize(samples);
+}
+
+export interface Throughput {
+  calls: number;
+  inFlight: number;
+  seconds: number;
+  callsPerSecond: number;
+  latency: Summary;
+}
+
+/** `calls` calls of `fn`, `inFlight` at a time; calls per second and per-call latency. */
+export async function throughput(
+  calls: number,
+  inFlight: number,
+  fn: () => Promise<unknown>,
+): Promise<Throughput> {
+  const latencies: number[] = [];
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(Array.from({ length: inFlight }, async () => {
+    while (next++ < calls) {
+      const t = performance.now();
+      await fn();
+      latencies.push(performance.now() - t);
+    }
+  }));
+  const seconds = (performance.now() - start) / 1000;
+  return {
+    calls,
+    inFlight,
+    seconds,
+    callsPerSecond: calls / seconds,
+    latency: summarize(latencies),
+  };
+}
+
+/** A bare `deno run --no-prompt --no-config FILE`, its output read to the end: the floor. */
+export async function bareRun(file: string, env?: Record<string, string>): Promise<void> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", "--no-config", "--cached-only", file],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    ...(env ? { env } : {}),
+  }).spawn();
+  const [status] = await Promise.all([
+    child.status,
+    child.stdout.pipeTo(new WritableStream()),
+    child.stderr.pipeTo(new WritableStream()),
+  ]);
+  if (!status.success) throw new Error(`bare run of ${file} failed: exit ${status.code}`);
+}
+
+/** VmRSS and VmHWM of a process, in KiB (undefined when it is gone). */
+export function memoryOf(pid: number): { rssKb: number; hwmKb: number } | undefined {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const field = (name: string) =>
+      Number(new RegExp(`^${name}:\\s+(\\d+) kB$`, "m").exec(status)?.[1] ?? NaN);
+    return { rssKb: field("VmRSS"), hwmKb: field("VmHWM") };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The highest VmHWM seen for the first process matching `find` while `running` runs. */
+export async function peakOf(
+  find: () => number | undefined,
+  running: Promise<unknown>,
+): Promise<number> {
+  let done = false;
+  running.finally(() => done = true);
+  let peak = 0;
+  while (!done) {
+    const pid = find();
+    if (pid !== undefined) peak = Math.max(peak, memoryOf(pid)?.hwmKb ?? 0);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return peak;
+}
+
+/** Pids whose cmdline contains `needle`, children of this process. */
+export function childPidsWith(needle: string): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === Deno.pid && Deno.readTextFileSync(`/proc/${e.name}/cmdline`).includes(needle)) {
+        out.push(Number(e.name));
+      }
+    } catch { /* gone */ }
+  }
+  return out;
+}
