@@ -355,9 +355,11 @@ async function runInstallChild(
     stderr: "piped",
   });
   let killedFor: string | undefined;
+  let exited = false;
+  child.status.finally(() => exited = true);
   const kill = (why: string) => {
     killedFor ??= why;
-    killGroup(child.pid);
+    killGroup(child.pid, !exited);
   };
   const timer = setTimeout(
     () => kill(`timed out after ${config.installTimeoutMs} ms`),

@@ -485,6 +485,9 @@ export function buildRunArgs(granted: Permissions, options: RunArgsOptions): str
   // explicitly granted hosts may load, and nothing is downloaded at run time.
   if (!granted.import?.length && !granted.all) args.push("--no-remote");
   args.push("--cached-only");
+  // Security: no V8 code cache entry per piece of code in the shared DENO_DIR (it would
+  // grow with every new code, and be a channel between conversations).
+  args.push("--no-code-cache");
   if (options.config) {
     args.push(
       "--config",

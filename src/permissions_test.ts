@@ -300,6 +300,7 @@ Deno.test("buildRunArgs() builds a child with no permissions", () => {
     "--no-prompt",
     "--no-remote",
     "--cached-only",
+    "--no-code-cache",
     "--no-config",
     "--no-lock",
     "--no-npm",
@@ -313,7 +314,7 @@ Deno.test("buildRunArgs() scopes each grant and adds the private deny list with 
     { net: ["api.github.com"], read: ["/ws/f"], write: ["/ws/f/out"], env: ["A", "B*"], sys: true },
     { ...opts, privateNet: ["127.0.0.1"] },
   );
-  assert.deepEqual(args.slice(8, -1).slice(0, 5), [
+  assert.deepEqual(args.slice(9, -1).slice(0, 5), [
     "--allow-net=api.github.com",
     "--allow-read=/ws/f",
     "--allow-write=/ws/f/out",
@@ -339,7 +340,7 @@ Deno.test("buildRunArgs() uses the workspace config and lockfile, frozen", () =>
     ...opts,
     config: { configPath: "/m/deno.json", lockPath: "/m/deno.lock" },
   });
-  assert.deepEqual(args.slice(4, 9), [
+  assert.deepEqual(args.slice(5, 10), [
     "--config",
     "/m/deno.json",
     "--lock=/m/deno.lock",

@@ -26,15 +26,21 @@ export function spawnGroupLeader(command: string, options: Deno.CommandOptions):
     .spawn();
 }
 
-/** Sends SIGKILL to a whole process group; a group already gone is fine. */
-export function killGroup(pgid: number): void {
+/**
+ * Sends SIGKILL to a whole process group; a group already gone is fine. With
+ * `leaderAlive` (the caller knows the leader has not exited), a missing group means the
+ * child has not called setsid yet (its first half millisecond): kill it by pid instead.
+ */
+export function killGroup(pgid: number, leaderAlive = false): void {
   try {
     Deno.kill(-pgid, "SIGKILL");
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound) && !(error instanceof TypeError)) {
-      // ESRCH surfaces as NotFound; anything else is a real failure worth knowing.
-      throw error;
-    }
+    // ESRCH surfaces as NotFound; anything else is a real failure worth knowing.
+    if (!(error instanceof Deno.errors.NotFound) && !(error instanceof TypeError)) throw error;
+    if (!leaderAlive) return;
+    try {
+      Deno.kill(pgid, "SIGKILL");
+    } catch { /* gone meanwhile */ }
   }
 }
 

@@ -103,12 +103,12 @@ export class SandboxChild {
     if (this.#fired) return;
     this.#fired = status;
     this.#firedMessage = message;
-    killGroup(this.pid);
+    killGroup(this.pid, !this.#exited);
   }
 
   /** Kills an unused child (and anything it started). */
   kill(): void {
-    killGroup(this.pid);
+    killGroup(this.pid, !this.#exited);
   }
 
   /**

@@ -174,7 +174,7 @@ Deno.test("conductor exec --explain prints the plan exactly, and runs nothing", 
       "denied: none",
       "limits: timeoutMs=30000 memoryMb=128 stdoutBytes=1048576 stderrBytes=1048576",
       "env: CONDUCTOR_OWNER DENO_DIR DENO_NO_UPDATE_CHECK HOME NO_COLOR NPM_CONFIG_REGISTRY PATH",
-      `argv: ${deno} run --no-prompt --no-remote --cached-only --no-config --no-lock --no-npm ` +
+      `argv: ${deno} run --no-prompt --no-remote --cached-only --no-code-cache --no-config --no-lock --no-npm ` +
       "--v8-flags=--max-old-space-size=96 --allow-net=api.github.com --allow-read=$DIR/ws/c1/files/data " +
       "'--deny-net=0.0.0.0/8,10.0.0.0/8,100.64.0.0/10,127.0.0.0,127.0.0.2/31,127.0.0.4/30," +
       "127.0.0.8/29,127.0.0.16/28,127.0.0.32/27,127.0.0.64/26,127.0.0.128/25,127.0.1.0/24," +
