@@ -30,6 +30,7 @@ const encode = encoder.encode.bind(encoder);
 const decoder = new TextDecoder();
 const decode = decoder.decode.bind(decoder);
 const exit = Deno.exit;
+const denoNamespace = Deno;
 const inspect = Deno.inspect;
 const addListener = globalThis.addEventListener.bind(globalThis);
 const isArray = Array.isArray;
@@ -203,6 +204,17 @@ function reportError(error: unknown): void {
   sendFrame({ t: "error", error: describeError(error) });
   exit(1);
 }
+
+// When the event loop has run dry (or on Deno.exit), every byte the code wrote is in the
+// pipes: say so on both streams, so that the conductor can stop waiting for the process's
+// teardown. Nothing of the code runs after this but "unload" listeners it added later.
+addListener("unload", () => {
+  const bytes = encode(
+    MARK + nonce + stringify({ t: "exit", code: denoNamespace.exitCode }) + MARK,
+  );
+  writeAll(writeOut, bytes);
+  writeAll(writeErr, bytes);
+});
 
 addListener("error", (event: ErrorEvent) => {
   event.preventDefault();

@@ -52,6 +52,9 @@ export class SandboxChild {
   #pumps: Promise<void>[];
   #maxReturnBytes: number;
   #onCall: ((frame: Record<string, unknown>) => void) | undefined;
+  /** The exit code the bootstrap reported at "unload", and on which streams so far. */
+  #exitCode: number | undefined;
+  #exitSeen = { stdout: Promise.withResolvers<void>(), stderr: Promise.withResolvers<void>() };
 
   constructor(plan: ExecutionPlan) {
     this.key = childKey(plan);
@@ -75,6 +78,9 @@ export class SandboxChild {
       this.#pump(this.#child.stdout, this.#out, "stdout"),
       this.#pump(this.#child.stderr, this.#err, "stderr"),
     ];
+    // A stream that ends needs no marker.
+    this.#pumps[0]!.finally(() => this.#exitSeen.stdout.resolve());
+    this.#pumps[1]!.finally(() => this.#exitSeen.stderr.resolve());
   }
 
   /** True once the process has ended (an idle child that died is of no use). */
@@ -82,13 +88,20 @@ export class SandboxChild {
     return this.#exited;
   }
 
-  #pump(stream: ReadableStream<Uint8Array>, buffer: CappedBuffer, name: string): Promise<void> {
+  #pump(
+    stream: ReadableStream<Uint8Array>,
+    buffer: CappedBuffer,
+    name: "stdout" | "stderr",
+  ): Promise<void> {
     const scanner = new FrameScanner(this.#nonce, {
       maxFrameBytes: this.#maxReturnBytes + 1024,
       onFrame: (m) => {
         const frame = m as Record<string, unknown>;
         if (frame.t === "call") this.#onCall?.(frame);
-        else this.#frames.push(frame);
+        else if (frame.t === "exit") {
+          if (typeof frame.code === "number") this.#exitCode = frame.code;
+          this.#exitSeen[name].resolve();
+        } else this.#frames.push(frame);
       },
       onOutput: (bytes) => {
         if (!buffer.add(bytes)) this.#fire("output_limit", `${name} exceeded ${buffer.cap} bytes`);
@@ -169,19 +182,35 @@ export class SandboxChild {
     await writeLine(header);
     if (!bridge) writes = writes.then(() => writer.close()).catch(() => {});
 
-    const status = await this.#child.status;
+    // Done when the process exits, or as soon as the bootstrap has said on both streams
+    // that the event loop ran dry: then everything is captured, and the group is killed
+    // rather than waited for through Deno's teardown and the kernel's reaping (3 ms each).
+    const drained = Promise.all([this.#exitSeen.stdout.promise, this.#exitSeen.stderr.promise]);
+    const early = await Promise.race([
+      this.#child.status.then(() => false),
+      drained.then(() => this.#exitCode !== undefined && !this.#fired),
+    ]);
+    let status: Pick<Deno.CommandStatus, "code" | "signal" | "success">;
+    if (early) {
+      // Security: nothing of an execution outlives it; the group dies, unawaited.
+      killGroup(pid, !this.#exited);
+      this.#stopReading.abort();
+      status = { code: this.#exitCode!, signal: null, success: this.#exitCode === 0 };
+    } else {
+      status = await this.#child.status;
+      // Security: nothing of an execution outlives it.
+      killGroup(pid);
+      // A process that left the group (setsid) may still hold the pipes: stop waiting.
+      const grace = setTimeout(() => this.#stopReading.abort(), DRAIN_GRACE_MS);
+      await Promise.all(this.#pumps);
+      clearTimeout(grace);
+    }
     const durationMs = Math.round(performance.now() - started);
     this.#onCall = undefined;
     writes.then(() => writer.close()).catch(() => {});
     clearTimeout(timer);
     clearInterval(watchdog);
     signal?.removeEventListener("abort", onAbort);
-    // Security: nothing of an execution outlives it.
-    killGroup(pid);
-    // A process that left the group (setsid) may still hold the pipes: stop waiting.
-    const grace = setTimeout(() => this.#stopReading.abort(), DRAIN_GRACE_MS);
-    await Promise.all(this.#pumps);
-    clearTimeout(grace);
     let fired = this.#fired;
     let firedMessage = this.#firedMessage;
     const out = this.#out;

@@ -1,0 +1,61 @@
+/**
+ * The end of an execution: the result is returned when the code's event loop has run dry
+ * (the child is then killed instead of waited for), and nothing the code did is lost.
+ */
+import assert from "node:assert/strict";
+import { testSandbox } from "./helpers.ts";
+
+Deno.test("an execution ends when the event loop runs dry, with every output and write kept", async (t) => {
+  await using ts = await testSandbox();
+  await t.step("output from a timer after the module finished is captured", async () => {
+    const r = await ts.sandbox.execute({
+      code: `setTimeout(() => { console.log("late"); console.error("late err"); }, 100); "early"`,
+    });
+    assert.equal(r.status, "success");
+    assert.equal(r.returnValue, "early");
+    assert.equal(r.stdout, "late\n");
+    assert.equal(r.stderr, "late err\n");
+    assert.equal(r.exitCode, 0);
+    assert.equal(r.signal, undefined);
+  });
+  await t.step("an unawaited write is on disk when the result comes back", async () => {
+    const r = await ts.sandbox.execute({
+      code: `Deno.writeTextFile("unawaited.txt", "x".repeat(1_000_000)); 1`,
+      conversationId: "w",
+      permissions: { write: ["."] },
+    });
+    assert.equal(r.status, "success");
+    const size = (await Deno.stat(`${ts.config.workspacesDir}/w/files/unawaited.txt`)).size;
+    assert.equal(size, 1_000_000);
+  });
+  await t.step("Deno.exit(3) is exit code 3, an error, with the output before it", async () => {
+    const r = await ts.sandbox.execute({ code: `console.log("before"); Deno.exit(3)` });
+    assert.equal(r.status, "error");
+    assert.equal(r.exitCode, 3);
+    assert.equal(r.error?.type, "Exit");
+    assert.equal(r.stdout, "before\n");
+  });
+  await t.step("Deno.exit(0) mid-way is a success without a return value", async () => {
+    const r = await ts.sandbox.execute({
+      code: `console.log("a"); Deno.exit(0); console.log("b")`,
+    });
+    assert.equal(r.status, "success");
+    assert.equal(r.stdout, "a\n");
+    assert.ok(!("returnValue" in r));
+  });
+  await t.step("a grandchild started by the code does not outlive the execution", async () => {
+    await using wide = await testSandbox({ run: ["sleep"] });
+    const r = await wide.sandbox.execute({
+      code: `const c = new Deno.Command("sleep", { args: ["30"] }).spawn(); c.unref(); c.pid`,
+      permissions: { run: ["sleep"] },
+    });
+    assert.equal(r.status, "success", JSON.stringify(r));
+    const pid = r.returnValue as number;
+    await new Promise((res) => setTimeout(res, 200));
+    let state = "gone";
+    try {
+      state = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]![0]!;
+    } catch { /* gone */ }
+    assert.ok(state === "gone" || state === "Z", `grandchild state ${state}`);
+  });
+});
