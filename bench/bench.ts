@@ -265,6 +265,9 @@ const rssAfter10 = memoryOf(pid)!.rssKb;
 await throughput(MANY, 8, () => call("1+1"));
 await new Promise((r) => setTimeout(r, 500));
 const rssAfterMany = memoryOf(pid)!.rssKb;
+await throughput(MANY, 8, () => call("1+1"));
+await new Promise((r) => setTimeout(r, 500));
+const rssAfterTwice = memoryOf(pid)!.rssKb;
 rows.push({ figure: "MCP server RSS idle", median: idleRss / 1024, unit: "MB" });
 rows.push({
   figure: "MCP server RSS under 8 in flight (peak)",
@@ -279,7 +282,20 @@ rows.push({
   target: "<= 1.10x of after 10",
   unit: "MB",
 });
-results.mcpRssKb = { idle: idleRss, after10: rssAfter10, [`after${MANY}`]: rssAfterMany };
+rows.push({
+  figure: `MCP server RSS after ${2 * MANY} executions`,
+  median: rssAfterTwice / 1024,
+  floor: rssAfterMany / 1024,
+  ratio: rssAfterTwice / rssAfterMany,
+  target: `growth vs after ${MANY}`,
+  unit: "MB",
+});
+results.mcpRssKb = {
+  idle: idleRss,
+  after10: rssAfter10,
+  [`after${MANY}`]: rssAfterMany,
+  [`after${2 * MANY}`]: rssAfterTwice,
+};
 await mcp.client.close();
 
 // 6. Code mode: a tool call round trip from sandboxed code, against a direct SDK call.

@@ -135,12 +135,14 @@ export class Sandbox {
     const plan = await this.plan(request);
     const result = await this.#execute(plan, request, options, started);
     if (this.pool && !plan.rejection && plan.workspace.root) {
-      // Predict the next run of a conversation the caller keeps using (it named it): same
-      // workspace, same flags. A spawn through setsid costs the conductor well under 1 ms.
-      if (named && this.limiter.running + this.limiter.queued < this.limiter.max) {
-        this.pool.offer(plan);
-      }
-      this.refill().catch(() => {});
+      // Once the caller has its result: predict the next run of a conversation the caller
+      // keeps using (it named it), with the same workspace and flags; refill generic ones.
+      setTimeout(() => {
+        if (named && this.limiter.running + this.limiter.queued < this.limiter.max) {
+          this.pool!.offer(plan);
+        }
+        this.refill().catch(() => {});
+      }, 0);
     }
     if (this.config.auditFile) {
       const redact = makeRedactor(
