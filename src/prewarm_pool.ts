@@ -50,6 +50,11 @@ export class PrewarmPool {
     return { idle: this.#entries.size, hits: this.#hits, misses: this.#misses };
   }
 
+  /** True when an idle child waits in this conversation's workspace. */
+  has(conversationId: string): boolean {
+    return this.#entries.has(conversationId);
+  }
+
   /** How many more generic children the pool wants. */
   genericWanted(): number {
     const generic = [...this.#entries.values()].filter((e) => e.generic).length;

@@ -28,9 +28,9 @@ async function sandboxes(prewarm: Record<string, number> = {}) {
   };
 }
 
-/** Prewarming happens after a run returns: wait until the pool holds a child. */
-async function ready(sandbox: Sandbox, idle = 1): Promise<void> {
-  for (let i = 0; i < 200 && sandbox.pool!.stats().idle < idle; i++) {
+/** Prewarming happens after a run returns: wait until the conversation has its child. */
+async function ready(sandbox: Sandbox, conversationId: string): Promise<void> {
+  for (let i = 0; i < 200 && !sandbox.pool!.has(conversationId); i++) {
     await new Promise((r) => setTimeout(r, 5));
   }
 }
@@ -80,7 +80,7 @@ Deno.test("a prewarmed run and a cold run of the same request are indistinguisha
     // The warm sandbox's first run predicts the next one; the second run takes that child.
     const first = await s.warm.execute(request);
     assert.equal(first.status, "success");
-    await ready(s.warm);
+    await ready(s.warm, "equiv");
     const hitsBefore = s.warm.pool!.stats().hits;
     const warm = await s.warm.execute(request);
     assert.equal(
@@ -112,7 +112,7 @@ Deno.test("a prewarmed child runs exactly one execution: fresh process and fresh
   const results = [];
   for (let i = 0; i < 4; i++) {
     results.push((await run()).returnValue as [number, number | null]);
-    await ready(s.warm);
+    await ready(s.warm, "once");
   }
   assert.ok(s.warm.pool!.stats().hits >= 3);
   assert.equal(new Set(results.map(([pid]) => pid)).size, 4, "four different processes");
@@ -134,7 +134,7 @@ Deno.test("a generic prewarmed child serves a request with no conversation, in a
 Deno.test("an idle child started with other flags is killed, and the request runs cold and correct", async () => {
   await using s = await sandboxes();
   await s.warm.execute({ code: "1", conversationId: "flags" });
-  await ready(s.warm, 2);
+  await ready(s.warm, "flags");
   const { hits, misses } = s.warm.pool!.stats();
   const r = await s.warm.execute({
     code: "(await Deno.permissions.query({ name: 'read', path: '.' })).state",
@@ -158,12 +158,12 @@ Deno.test("an idle child started with other flags is killed, and the request run
 Deno.test("idle children expire, and deleting a workspace drops its child", async () => {
   await using s = await sandboxes({ idleMs: 300, generic: 0 });
   await s.warm.execute({ code: "1", conversationId: "expire" });
-  await ready(s.warm);
+  await ready(s.warm, "expire");
   assert.equal(s.warm.pool!.stats().idle, 1);
   await new Promise((r) => setTimeout(r, 600));
   assert.equal(s.warm.pool!.stats().idle, 0);
   await s.warm.execute({ code: "1", conversationId: "dropme" });
-  await ready(s.warm);
+  await ready(s.warm, "dropme");
   s.warm.pool!.drop("dropme");
   assert.equal(s.warm.pool!.stats().idle, 0);
   const procs = [...Deno.readDirSync("/proc")].filter((e) => /^\d+$/.test(e.name)).filter((e) => {
