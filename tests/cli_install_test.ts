@@ -4,6 +4,7 @@
  * registry fixture on loopback, which the config names as `npmRegistry`.
  */
 import assert from "node:assert/strict";
+import { withoutDenoDownloads } from "./helpers.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type FixturePackage, NpmRegistryFixture } from "./fixtures/npm_registry.ts";
@@ -63,7 +64,7 @@ async function cliEnv(config: Record<string, unknown> = {}, registry?: NpmRegist
     return {
       code: out.code,
       stdout: new TextDecoder().decode(out.stdout),
-      stderr: new TextDecoder().decode(out.stderr),
+      stderr: withoutDenoDownloads(new TextDecoder().decode(out.stderr)),
     };
   };
   return {

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
-import { sharedDenoDir } from "./helpers.ts";
+import { sharedDenoDir, withoutDenoDownloads } from "./helpers.ts";
 
 const MAIN = fromFileUrl(new URL("../main.ts", import.meta.url));
 const CONDUCTOR_FLAGS = ["--allow-all"];
@@ -44,7 +44,7 @@ async function conductor(
     const run = {
       code: out.code,
       stdout: new TextDecoder().decode(out.stdout).replaceAll(dir, "$DIR"),
-      stderr: new TextDecoder().decode(out.stderr).replaceAll(dir, "$DIR"),
+      stderr: withoutDenoDownloads(new TextDecoder().decode(out.stderr)).replaceAll(dir, "$DIR"),
     };
     // Ephemeral workspaces are gone after each run.
     let listing: Deno.DirEntry[] = [];

@@ -50,3 +50,11 @@ export function loopbackServer(): Deno.HttpServer<Deno.NetAddr> & { port: number
   );
   return Object.assign(server, { port: server.addr.port });
 }
+
+/**
+ * A conductor's stderr without Deno's own download lines, which a first run on a fresh
+ * machine prints while it fills its module cache.
+ */
+export function withoutDenoDownloads(stderr: string): string {
+  return stderr.replace(/^Download https?:\/\/\S+\n/gm, "");
+}
