@@ -344,6 +344,36 @@ function simpleList(
 }
 
 /**
+ * For a kind that takes `true` (all) or a list: `true` needs a ceiling of `true`; each
+ * listed entry is checked by `reasonToDeny`. Denials are pushed; the grant is returned.
+ */
+function grantEach(
+  kind: "net" | "sys",
+  requested: string[] | true | undefined,
+  ceiling: true | string[],
+  denied: Denial[],
+  reasonToDeny: (entry: string) => string | undefined,
+): string[] | true | undefined {
+  if (requested === true) {
+    if (ceiling === true) return true;
+    const what = kind === "net" ? "these hosts: " : "";
+    denied.push({
+      kind,
+      value: "true",
+      reason: `the ceiling allows only ${what}${listOrNone(ceiling)}`,
+    });
+    return undefined;
+  }
+  const granted: string[] = [];
+  for (const entry of requested ?? []) {
+    const reason = reasonToDeny(entry);
+    if (reason) denied.push({ kind, value: entry, reason });
+    else granted.push(entry);
+  }
+  return granted.length ? granted : undefined;
+}
+
+/**
  * Intersects a validated request with the ceiling. Every entry beyond the ceiling comes
  * back in `denied`; the caller refuses the whole request when `denied` is not empty.
  */
@@ -355,24 +385,14 @@ export function resolvePermissions(
   const granted: Permissions = {};
   const denied: Denial[] = [];
 
-  if (request.net === true) {
-    if (ceiling.net === true) granted.net = true;
-    else {
-      denied.push({
-        kind: "net",
-        value: "true",
-        reason: `the ceiling allows only these hosts: ${listOrNone(ceiling.net)}`,
-      });
-    }
-  } else if (request.net) {
-    const hosts: string[] = [];
-    for (const entry of request.net) {
-      const reason = netDenial(entry, ceiling);
-      if (reason) denied.push({ kind: "net", value: entry, reason });
-      else hosts.push(entry.toLowerCase());
-    }
-    if (hosts.length) granted.net = hosts;
-  }
+  const net = grantEach(
+    "net",
+    request.net,
+    ceiling.net,
+    denied,
+    (entry) => netDenial(entry, ceiling),
+  );
+  if (net) granted.net = net === true ? true : net.map((h) => h.toLowerCase());
 
   for (const kind of ["read", "write"] as const) {
     const entries = request[kind];
@@ -405,35 +425,19 @@ export function resolvePermissions(
     if (names.length) granted.env = names;
   }
 
-  if (request.sys === true) {
-    if (ceiling.sys === true) granted.sys = true;
-    else {
-      denied.push({
-        kind: "sys",
-        value: "true",
-        reason: `the ceiling allows only: ${listOrNone(ceiling.sys)}`,
-      });
-    }
-  } else if (request.sys) {
-    const names: string[] = [];
-    for (const name of request.sys) {
-      if (!SYS_NAMES.includes(name)) {
-        denied.push({
-          kind: "sys",
-          value: name,
-          reason: `unknown sys API; expected one of ${SYS_NAMES.join(", ")}`,
-        });
-      } else if (ceiling.sys === true || ceiling.sys.includes(name)) names.push(name);
-      else {
-        denied.push({
-          kind: "sys",
-          value: name,
-          reason: `not in the ceiling's sys list (${listOrNone(ceiling.sys)})`,
-        });
-      }
-    }
-    if (names.length) granted.sys = names;
-  }
+  const sys = grantEach(
+    "sys",
+    request.sys,
+    ceiling.sys,
+    denied,
+    (name) =>
+      !SYS_NAMES.includes(name)
+        ? `unknown sys API; expected one of ${SYS_NAMES.join(", ")}`
+        : ceiling.sys === true || ceiling.sys.includes(name)
+        ? undefined
+        : `not in the ceiling's sys list (${listOrNone(ceiling.sys)})`,
+  );
+  if (sys) granted.sys = sys;
 
   if (request.import) {
     const hosts = simpleList("import", request.import, ceiling.import, denied);
