@@ -1,0 +1,36 @@
+/**
+ * Code with no permissions cannot make Deno fill the children's DENO_DIR.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { folderSize } from "../src/workspace.ts";
+import { testSandbox } from "./helpers.ts";
+
+async function denoDirSize(dir: string): Promise<number> {
+  let total = await folderSize(dir);
+  for (const e of Deno.readDirSync(dir)) {
+    if (e.isFile) total += Deno.statSync(join(dir, e.name)).size;
+  }
+  return total;
+}
+
+Deno.test("importing many large data: modules writes nothing lasting into DENO_DIR", async () => {
+  const denoDir = await Deno.makeTempDir({ prefix: "conductor-denodir-" });
+  await using ts = await testSandbox({}, { denoDir });
+  await ts.sandbox.init();
+  const warm = await ts.sandbox.execute({ code: "1" });
+  assert.equal(warm.status, "success");
+  const before = await denoDirSize(denoDir);
+  const r = await ts.sandbox.execute({
+    code: `for (let i = 0; i < 20; i++) {
+      await import("data:application/typescript;base64," + btoa(\`const a: string = "\${"x".repeat(200_000)}\${i}"; export default a\`));
+    }
+    "imported"`,
+    limits: { memoryMb: 512 },
+  });
+  assert.equal(r.status, "success", JSON.stringify(r).slice(0, 500));
+  assert.equal(r.returnValue, "imported");
+  const after = await denoDirSize(denoDir);
+  assert.ok(after - before < 256 * 1024, `DENO_DIR grew by ${after - before} bytes`);
+  await Deno.remove(denoDir, { recursive: true });
+});
