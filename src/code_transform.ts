@@ -84,8 +84,15 @@ function applyEdits(code: string, edits: Edit[]): string {
   return out;
 }
 
+/**
+ * Code larger than this is passed through untouched: parsing runs on the conductor's main
+ * thread, and 4 MB of hostile code can hold it (and every other run's timers) for seconds.
+ */
+export const MAX_TRANSFORM_CHARS = 256 * 1024;
+
 /** Rewrites code for the bootstrap; `filesDir` is the folder relative specifiers mean. */
 export async function prepareCode(code: string, filesDir: string): Promise<string> {
+  if (code.length > MAX_TRANSFORM_CHARS) return code;
   const { parse } = await preloadParser();
   let body: Node[];
   let directives: Node[];

@@ -34,6 +34,11 @@ const JSR_NAME = /^@[a-z0-9][a-z0-9-]*\/[a-z0-9][a-z0-9-]*$/;
 const VERSION = /^[0-9A-Za-z.+^~<>=*|-]{1,64}$/;
 const PINNED = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
 
+/** True for a valid npm package name (`name` or `@scope/name`). */
+export function isNpmName(name: string): boolean {
+  return NPM_NAME.test(name) && name.length <= 214;
+}
+
 /**
  * Parses `npm:name[@version]` or `jsr:@scope/name[@version]`.
  * @throws {DependencyError} naming the specifier and what is wrong

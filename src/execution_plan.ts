@@ -151,7 +151,17 @@ export async function makePlan(
     filesDir: workspace.filesDir,
   });
   const roots = [...new Set([workspace.filesDir, ...config.ceiling.read, ...config.ceiling.write])];
-  const pathDenials = denied.length ? [] : await checkGrantedPaths(granted, roots);
+  const conductorPaths = [
+    await Deno.realPath(config.workspacesDir).catch(() => config.workspacesDir),
+    config.denoDir,
+    ...(config.auditFile ? [config.auditFile] : []),
+  ];
+  const pathDenials = denied.length ? [] : [
+    ...await checkGrantedPaths(granted, roots, {
+      allowed: workspace.filesDir,
+      forbidden: conductorPaths,
+    }),
+  ];
   for (const d of pathDenials) {
     const kind = d.kind as "read" | "write";
     const kept = (granted[kind] ?? []).filter((p) => p !== d.value);

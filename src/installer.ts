@@ -15,12 +15,14 @@ import {
   type Dependency,
   DependencyError,
   importMap,
+  isNpmName,
   mergeDependencies,
   parseDependency,
 } from "./dependencies.ts";
 import type { Denial } from "./permissions.ts";
 import { sha256Hex } from "./hash.ts";
 import { registryCacheDir } from "./npm_registry.ts";
+import { isInside } from "./paths.ts";
 import { killGroup, spawnGroupLeader } from "./process_group.ts";
 import { readState, withWorkspaceLock, type Workspace, writeState } from "./workspace.ts";
 
@@ -110,15 +112,21 @@ export async function lockedPackageDirs(
     return [];
   }
   const base = registryCacheDir(denoDir, registry);
+  const realBase = await Deno.realPath(base).catch(() => base);
   const dirs: string[] = [];
   for (const key of Object.keys(npm)) {
     const m = /^(@?[^@]+)@([^_]+)/.exec(key);
-    if (!m) continue;
+    // Security: these folders become read grants; a lockfile is input (CI copies one in),
+    // so names and versions are checked, and the real folder must be in the cache.
+    if (!m || !isNpmName(m[1]!) || !EXACT_VERSION.test(m[2]!)) continue;
     const dir = join(base, m[1]!, m[2]!);
-    if (await Deno.stat(dir).then((i) => i.isDirectory, () => false)) dirs.push(dir);
+    const real = await Deno.realPath(dir).catch(() => undefined);
+    if (real && isInside(real, realBase) && (await Deno.stat(real)).isDirectory) dirs.push(dir);
   }
   return dirs.sort();
 }
+
+const EXACT_VERSION = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
 
 /** `name@version` -> integrity, for every npm package a lockfile pins. */
 function lockIntegrities(lockText: string): Map<string, string> {

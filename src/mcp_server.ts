@@ -10,6 +10,7 @@ import type {
   ServerRequest,
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
+import { BusyError } from "./concurrency.ts";
 import type { ResolvedConfig } from "./config.ts";
 import type { ExecutionResult } from "./execution_result.ts";
 import { installDependencies } from "./installer.ts";
@@ -205,7 +206,8 @@ function structured(data: Record<string, unknown>, text: string, isError = false
 
 /** Errors that are the caller's fault: reported as tool errors, not logged as bugs. */
 function isCallerError(error: unknown): error is Error {
-  return error instanceof WorkspaceFileError || error instanceof WorkspaceIdError;
+  return error instanceof WorkspaceFileError || error instanceof WorkspaceIdError ||
+    error instanceof BusyError;
 }
 
 async function guarded(fn: () => Promise<CallToolResult>): Promise<CallToolResult> {
@@ -345,9 +347,11 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
         config.workspacesDir,
         args.conversationId ?? newConversationId(),
       );
-      const result = await installDependencies(config, ws, args.dependencies, {
-        signal: extra.signal,
-      });
+      // Installs take a slot like executions: the machine runs a bounded number of children.
+      const result = await sandbox.limiter.run(
+        () => installDependencies(config, ws, args.dependencies, { signal: extra.signal }),
+        extra.signal,
+      );
       const data = { conversationId: ws.id, ...result };
       const text = `status: ${result.status} (conversationId ${ws.id})` +
         (result.message ? `\n${result.message}` : `\ninstalled: ${result.dependencies.join(", ")}`);

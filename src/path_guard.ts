@@ -74,6 +74,16 @@ async function scan(
   }
 }
 
+export interface GuardOptions {
+  /**
+   * Folders that are never granted, nor any folder holding them: the workspaces folder,
+   * the children's DENO_DIR, the audit log. An operator's ceiling folder may contain them.
+   */
+  forbidden: string[];
+  /** The one folder inside `forbidden` that may be granted (the conversation's files). */
+  allowed?: string;
+}
+
 /**
  * Checks granted read/write paths on disk. Each must really lie inside one of `roots`
  * (real paths), and a granted folder may hold no symlink or hard link leading outside.
@@ -82,6 +92,7 @@ async function scan(
 export async function checkGrantedPaths(
   granted: Permissions,
   roots: string[],
+  options: GuardOptions = { forbidden: [] },
 ): Promise<Denial[]> {
   const realRoots = await Promise.all(roots.map((r) => realPathOrAncestor(r).catch(() => r)));
   const denied: Denial[] = [];
@@ -95,6 +106,19 @@ export async function checkGrantedPaths(
           kind,
           value: path,
           reason: `cannot be checked: ${(error as Error).message}`,
+        });
+        continue;
+      }
+      const ownData = options.forbidden.find((f) =>
+        !(options.allowed && isInside(real, options.allowed)) &&
+        (isInside(real, f) || isInside(f, real))
+      );
+      if (ownData) {
+        denied.push({
+          kind,
+          value: path,
+          reason:
+            `reaches the conductor's own data ("${ownData}": workspaces, cache or audit log), never granted`,
         });
         continue;
       }

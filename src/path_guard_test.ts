@@ -88,3 +88,27 @@ Deno.test("checkGrantedPaths() allows hard links whose names are all inside", as
   await Deno.link(join(t.files, "sub", "ok.txt"), join(t.files, "ok2.txt"));
   assert.deepEqual(await checkGrantedPaths({ read: [t.files] }, [t.files]), []);
 });
+
+Deno.test("checkGrantedPaths() never grants the conductor's own data, even inside a ceiling folder", async () => {
+  await using t = await tree();
+  const root = join(t.files, "..");
+  const ws = join(root, "ws");
+  const own = join(ws, "c1", "files");
+  await Deno.mkdir(own, { recursive: true });
+  await Deno.mkdir(join(ws, "c2", "meta"), { recursive: true });
+  const guard = { forbidden: [ws, join(ws, ".deno")], allowed: own };
+  const denied = await checkGrantedPaths(
+    {
+      read: [own, join(ws, "c2", "meta"), root, join(own, "x")],
+      write: [join(ws, ".deno", "npm")],
+    },
+    [root],
+    guard,
+  );
+  assert.deepEqual(denied.map((d) => [d.kind, d.value]), [
+    ["read", join(ws, "c2", "meta")],
+    ["read", root],
+    ["write", join(ws, ".deno", "npm")],
+  ]);
+  assert.match(denied[0]!.reason, /conductor's own data/);
+});

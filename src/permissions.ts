@@ -279,11 +279,12 @@ function listOrNone(list: readonly string[]): string {
 
 /**
  * Env vars whose value the conductor sets itself (PATH, HOME, NO_COLOR, DENO_DIR...) or
- * that change how Deno or the loader behave (any DENO_*, LD_*, NODE_OPTIONS): the host's
+ * that change how Deno or the loader behave (any DENO_*, LD_*, NODE_OPTIONS, proxies): the host's
  * value never reaches a child, and asking for one by name is refused.
  */
 export function isReservedEnv(name: string): boolean {
-  return /^(PATH|HOME|NO_COLOR|DENO_.*|LD_.*|NODE_OPTIONS|CONDUCTOR_OWNER)$/.test(name);
+  return /^(PATH|HOME|NO_COLOR|DENO_.*|LD_.*|NODE_OPTIONS|CONDUCTOR_OWNER)$/.test(name) ||
+    /^(HTTPS?|ALL|NO)_PROXY$/i.test(name);
 }
 
 /** Env names: letters, digits, `_`, optional trailing `*` wildcard. */

@@ -10,9 +10,24 @@ import { heapMbFor } from "./limits.ts";
 import { killGroup, spawnGroupLeader, treeRssBytes } from "./process_group.ts";
 import { prepareCode } from "./code_transform.ts";
 import type { ToolBridge } from "./tool_bridge.ts";
+import { folderSize } from "./workspace.ts";
 
 /** How often the memory watchdog samples the process group. */
 const MEMORY_POLL_MS = 50;
+
+/** How often the files folder of a run with write access is measured against the quota. */
+const QUOTA_POLL_MS = 500;
+
+export interface RunOptions {
+  /** Aborting kills the child: status `cancelled`. */
+  signal?: AbortSignal | undefined;
+  /** `performance.now()` when the request arrived, for `durationMs`. */
+  started: number;
+  /** The tool channel, for an execution that may call upstream tools. */
+  bridge?: ToolBridge | undefined;
+  /** The workspace quota, enforced during the run (for runs that may write). */
+  quotaBytes?: number | undefined;
+}
 
 /** How long output may keep flowing after the child exited (a leaked pipe holder). */
 const DRAIN_GRACE_MS = 500;
@@ -128,13 +143,8 @@ export class SandboxChild {
    * Runs the code of a plan that policy accepted (its key must be this child's). Never
    * throws for the code's own failures: every outcome is a status.
    */
-  async run(
-    plan: ExecutionPlan,
-    code: string,
-    signal: AbortSignal | undefined,
-    started: number,
-    bridge?: ToolBridge,
-  ): Promise<ExecutionResult> {
+  async run(plan: ExecutionPlan, code: string, options: RunOptions): Promise<ExecutionResult> {
+    const { signal, started, bridge, quotaBytes } = options;
     if (this.#used) throw new Error("A sandbox child runs exactly one execution");
     this.#used = true;
     const { limits } = plan;
@@ -156,6 +166,16 @@ export class SandboxChild {
         );
       }
     }, MEMORY_POLL_MS);
+    // The workspace quota holds during the run too, not only through the conductor's writes.
+    let measuring = false;
+    const quotaWatch = quotaBytes === undefined ? undefined : setInterval(async () => {
+      if (measuring) return;
+      measuring = true;
+      const used = await folderSize(plan.workspace.filesDir).finally(() => measuring = false);
+      if (used > quotaBytes) {
+        fire("output_limit", `The workspace reached ${used} bytes; its quota is ${quotaBytes}`);
+      }
+    }, QUOTA_POLL_MS);
     const onAbort = () => fire("cancelled", "Cancelled");
     signal?.addEventListener("abort", onAbort, { once: true });
 
@@ -169,8 +189,13 @@ export class SandboxChild {
     };
     if (bridge) {
       // Replies go back on stdin, one line per call, while the child runs.
+      let frames = 0;
       this.#onCall = (frame) => {
-        bridge.handle(frame, signal).then((reply) => reply && writeLine(reply));
+        if (++frames > bridge.maxFrames) {
+          fire("output_limit", `The code sent more than ${bridge.maxFrames} tool calls`);
+          return;
+        }
+        bridge.handle(frame, signal).then((reply) => reply && writeLine(reply)).catch(() => {});
       };
     }
     const header: Record<string, unknown> = {
@@ -210,6 +235,7 @@ export class SandboxChild {
     writes.then(() => writer.close()).catch(() => {});
     clearTimeout(timer);
     clearInterval(watchdog);
+    clearInterval(quotaWatch);
     signal?.removeEventListener("abort", onAbort);
     let fired = this.#fired;
     let firedMessage = this.#firedMessage;

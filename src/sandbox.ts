@@ -16,6 +16,7 @@ import {
 } from "./execution_plan.ts";
 import { installDependencies } from "./installer.ts";
 import { ownerToken, sweepOrphans, treeRssBytes } from "./process_group.ts";
+import { grantedEnvNames, isReservedEnv } from "./permissions.ts";
 import { makeRedactor } from "./redact.ts";
 import { preloadParser } from "./code_transform.ts";
 import { log } from "./log.ts";
@@ -146,7 +147,9 @@ export class Sandbox {
     }
     if (this.config.auditFile) {
       const redact = makeRedactor(
-        Object.entries(plan.env).filter(([k]) => plan.granted.env && k !== "PATH" && k !== "HOME")
+        Object.entries(plan.env).filter(([k]) =>
+          grantedEnvNames(plan.granted, [k]).length > 0 && !isReservedEnv(k)
+        )
           .map(([, v]) => v),
         this.config.redactPatterns,
       );
@@ -201,7 +204,12 @@ export class Sandbox {
       try {
         result = await this.limiter.run(() => {
           const child = this.pool?.take(plan) ?? new SandboxChild(plan);
-          return child.run(plan, request.code, options.signal, started, this.#bridge(plan));
+          return child.run(plan, request.code, {
+            signal: options.signal,
+            started,
+            bridge: this.#bridge(plan),
+            quotaBytes: plan.granted.write ? this.config.workspaceQuotaBytes : undefined,
+          });
         }, options.signal);
       } catch (error) {
         if (error instanceof BusyError) return early("rejected", error.name, error.message);

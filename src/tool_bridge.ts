@@ -11,6 +11,9 @@
 import { sha256Hex } from "./hash.ts";
 import type { Upstreams, UpstreamTool } from "./upstreams.ts";
 
+/** Refused calls written to the audit log per execution. */
+const MAX_LOGGED_REFUSALS = 20;
+
 export interface ToolLimits {
   /** Tool calls one execution may make. @default 100 */
   maxCallsPerExecution: number;
@@ -42,6 +45,7 @@ export class ToolBridge {
   #onAudit: (record: ToolCallAudit) => void;
   #calls = 0;
   #bytes = 0;
+  #refusals = 0;
 
   constructor(
     upstreams: Upstreams,
@@ -60,6 +64,14 @@ export class ToolBridge {
     return this.#calls;
   }
 
+  /**
+   * Call frames past which the execution is flooding the channel and should be stopped:
+   * the allowed calls, plus a margin of refused ones.
+   */
+  get maxFrames(): number {
+    return this.#limits.maxCallsPerExecution + MAX_LOGGED_REFUSALS;
+  }
+
   /** Answers one call frame; never throws. */
   async handle(
     frame: Record<string, unknown>,
@@ -69,23 +81,25 @@ export class ToolBridge {
     if (typeof id !== "number" || !Number.isSafeInteger(id)) return undefined; // not answerable
     const { server, tool } = frame;
     const started = performance.now();
-    const name = `${String(server)}.${String(tool)}`;
+    const part = (v: unknown) => typeof v === "string" ? v.slice(0, 100) : `(${typeof v})`;
+    const name = `${part(server)}.${part(tool)}`;
     const argsSha256 = await sha256Hex(JSON.stringify(frame.args ?? null) ?? "null");
     const refuse = (error: string): ToolReply => {
-      this.#onAudit({
-        tool: name.slice(0, 200),
-        durationMs: 0,
-        status: "refused",
-        argsSha256,
-        message: error,
-      });
+      // Security: a flood of refused calls must not flood the audit log.
+      const n = ++this.#refusals;
+      if (n <= MAX_LOGGED_REFUSALS) {
+        const message = n === MAX_LOGGED_REFUSALS
+          ? `${error} (further refusals are not logged)`
+          : error;
+        this.#onAudit({ tool: name, durationMs: 0, status: "refused", argsSha256, message });
+      }
       return { t: "reply", id, ok: false, error };
     };
     if (
       typeof server !== "string" || typeof tool !== "string" ||
       !this.#allowed.has(JSON.stringify([server, tool]))
     ) {
-      return refuse(`Tool "${name.slice(0, 200)}" is not allowed for this execution`);
+      return refuse(`Tool "${name}" is not allowed for this execution`);
     }
     if (++this.#calls > this.#limits.maxCallsPerExecution) {
       return refuse(

@@ -123,6 +123,10 @@ export async function findWorkspace(
 /** Deletes a workspace and everything in it; false when it did not exist. */
 export async function removeWorkspace(workspacesDir: string, id: string): Promise<boolean> {
   const ws = await workspacePaths(workspacesDir, id);
+  // Only what has the shape of a workspace: an id-like folder that is something else
+  // (an operator's cache under workspacesDir, say) is never deleted.
+  const meta = await Deno.lstat(ws.metaDir).catch(() => undefined);
+  if (!meta?.isDirectory) return false;
   try {
     await Deno.remove(ws.root, { recursive: true });
     return true;

@@ -130,7 +130,13 @@ export async function readWorkspaceFile(
       `Cannot read "${path}": it is ${info.size} bytes, over the limit of ${options.maxBytes}; read a slice of it with code instead`,
     );
   }
-  const bytes = await Deno.readFile(abs);
+  // Read at most the limit: the file may have grown since the lstat (a run is writing it).
+  const bytes = await readAtMost(abs, options.maxBytes);
+  if (bytes === undefined) {
+    throw new WorkspaceFileError(
+      `Cannot read "${path}": it grew over the limit of ${options.maxBytes} bytes`,
+    );
+  }
   if (options.encoding !== "base64") {
     try {
       const content = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
@@ -142,6 +148,19 @@ export async function readWorkspaceFile(
     }
   }
   return { content: bytes.toBase64(), encoding: "base64", sizeBytes: bytes.length };
+}
+
+/** The file's bytes, or `undefined` when it holds more than `max`. */
+async function readAtMost(path: string, max: number): Promise<Uint8Array | undefined> {
+  using file = await Deno.open(path, { read: true });
+  const buffer = new Uint8Array(max + 1);
+  let size = 0;
+  while (size < buffer.length) {
+    const n = await file.read(buffer.subarray(size));
+    if (n === null) break;
+    size += n;
+  }
+  return size > max ? undefined : buffer.slice(0, size);
 }
 
 /** Lists `files/` recursively (symlinks are listed, not followed), at most `limit` entries. */

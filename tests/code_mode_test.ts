@@ -273,3 +273,17 @@ Deno.test("code mode: the per-execution call limit holds", async () => {
   assert.deepEqual(values.slice(0, 5), ["ok", "ok", "ok", "ok", "ok"]);
   assert.match(values[5]!, /Too many tool calls: the limit is 5/);
 });
+
+Deno.test("code mode: a flood of tool calls is stopped, and the audit log stays small", async () => {
+  await using s = await codeMode();
+  const result = await s.run(`
+    for (let i = 0; i < 200000; i++) tools.github.get_issue({ id: 1 }).catch(() => {});
+    await new Promise((r) => setTimeout(r, 5000));
+  `);
+  assert.equal(result.status, "output_limit", JSON.stringify(result).slice(0, 300));
+  assert.match(result.error!.message, /more than \d+ tool calls/);
+  const lines = (await Deno.readTextFile(s.config.auditFile!)).trim().split("\n");
+  assert.ok(lines.length < 100, `${lines.length} audit lines`);
+  const after = await s.run(`(await tools.github.get_issue({ id: 2 }))`);
+  assert.equal(after.returnValue, "#2 Bug in parser");
+});
