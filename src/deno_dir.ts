@@ -8,14 +8,16 @@
  * - every distinct `data:` module's transpiled output goes to `gen/data/`, and module
  *   analysis to SQLite caches, none of them ever cleaned: code that imports many large
  *   data URLs fills the disk.
- * A regular FILE where Deno expects a folder (`location_data`, `gen/data`) and a FOLDER
- * where it expects an SQLite file (the caches) make Deno keep these in memory, or refuse
- * (localStorage throws), even as root, while npm imports keep working.
+ * A regular FILE where Deno expects a folder (`location_data`) and a FOLDER where it
+ * expects an SQLite file (the caches) make Deno keep these in memory, or refuse
+ * (localStorage throws), even as root, while npm imports keep working. The transpile
+ * cache is switched off in the child's env instead (`DENO_EMIT_CACHE_MODE=disable`): a
+ * file in place of `gen/data` makes every run wait ~150 ms.
  */
 import { join } from "node:path";
 
 /** Folders Deno must not be able to create: a file stands in their place. */
-const BLOCKED_FOLDERS = ["location_data", join("gen", "data")];
+const BLOCKED_FOLDERS = ["location_data"];
 
 /** SQLite caches Deno must not be able to open: a folder stands in their place. */
 const BLOCKED_DATABASES = ["dep_analysis_cache_v2", "node_analysis_cache_v2", "v8_code_cache_v2"];
@@ -26,7 +28,11 @@ async function kind(path: string): Promise<"file" | "dir" | undefined> {
 }
 
 export async function prepareDenoDir(denoDir: string): Promise<void> {
-  await Deno.mkdir(join(denoDir, "gen"), { recursive: true });
+  await Deno.mkdir(denoDir, { recursive: true });
+  // An earlier layout blocked gen/data with a file: undo it.
+  if (await kind(join(denoDir, "gen", "data")) === "file") {
+    await Deno.remove(join(denoDir, "gen", "data"));
+  }
   for (const name of BLOCKED_FOLDERS) {
     const path = join(denoDir, name);
     const found = await kind(path);

@@ -278,6 +278,8 @@ function childEnv(
   env.NPM_CONFIG_REGISTRY = publicRegistryUrl(config.npmRegistry);
   env.NO_COLOR = "1";
   env.DENO_NO_UPDATE_CHECK = "1";
+  // Security: no transpiled copy of each piece of code left in the shared DENO_DIR.
+  env.DENO_EMIT_CACHE_MODE = "disable";
   env[OWNER_ENV] = owner;
   return env;
 }

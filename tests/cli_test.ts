@@ -173,7 +173,7 @@ Deno.test("conductor exec --explain prints the plan exactly, and runs nothing", 
       'granted: {"net":["api.github.com"],"read":["$DIR/ws/c1/files/data"]}',
       "denied: none",
       "limits: timeoutMs=30000 memoryMb=128 stdoutBytes=1048576 stderrBytes=1048576",
-      "env: CONDUCTOR_OWNER DENO_DIR DENO_NO_UPDATE_CHECK HOME NO_COLOR NPM_CONFIG_REGISTRY PATH",
+      "env: CONDUCTOR_OWNER DENO_DIR DENO_EMIT_CACHE_MODE DENO_NO_UPDATE_CHECK HOME NO_COLOR NPM_CONFIG_REGISTRY PATH",
       `argv: ${deno} run --no-prompt --no-remote --cached-only --no-code-cache --no-config --no-lock --no-npm ` +
       "--v8-flags=--max-old-space-size=96 --allow-net=api.github.com --allow-read=$DIR/ws/c1/files/data " +
       "'--deny-net=0.0.0.0/8,10.0.0.0/8,100.64.0.0/10,127.0.0.0,127.0.0.2/31,127.0.0.4/30," +
