@@ -43,7 +43,7 @@ import {
 } from "./workspace.ts";
 
 /** Absolute path of the trusted bootstrap every child runs. */
-export const BOOTSTRAP_PATH = fileURLToPath(new URL("./bootstrap.ts", import.meta.url));
+export const BOOTSTRAP_PATH = fileURLToPath(new URL("./bootstrap.js", import.meta.url));
 
 /** Largest code accepted, in bytes of UTF-8. */
 export const MAX_CODE_BYTES = 4 * 1024 * 1024;

@@ -292,7 +292,7 @@ Deno.test("parseNetEntry() splits hosts, ports, IPv6 and CIDR", () => {
   assert.deepEqual(parseNetEntry("a.com:"), undefined);
 });
 
-const opts = { bootstrap: "/app/src/bootstrap.ts", privateNet: [], heapMb: 192 };
+const opts = { bootstrap: "/app/src/bootstrap.js", privateNet: [], heapMb: 192 };
 
 Deno.test("buildRunArgs() builds a child with no permissions", () => {
   assert.deepEqual(buildRunArgs({}, opts), [
@@ -305,7 +305,7 @@ Deno.test("buildRunArgs() builds a child with no permissions", () => {
     "--no-lock",
     "--no-npm",
     "--v8-flags=--max-old-space-size=192",
-    "/app/src/bootstrap.ts",
+    "/app/src/bootstrap.js",
   ]);
 });
 
@@ -326,7 +326,7 @@ Deno.test("buildRunArgs() scopes each grant and adds the private deny list with 
   assert.ok(!deny.includes("127.0.0.0/8"));
   assert.ok(deny.includes("127.0.0.2/31"));
   assert.ok(deny.includes("[::1]"));
-  assert.deepEqual(args.at(-1), "/app/src/bootstrap.ts");
+  assert.deepEqual(args.at(-1), "/app/src/bootstrap.js");
 });
 
 Deno.test("buildRunArgs() grants every variable for env *", () => {

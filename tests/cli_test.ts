@@ -163,7 +163,7 @@ Deno.test("conductor exec --explain prints the plan exactly, and runs nothing", 
     "Deno.exit(9)",
   ], { config: { ceiling: { privateNet: ["127.0.0.1"] } } });
   const deno = Deno.execPath();
-  const bootstrap = fromFileUrl(new URL("../src/bootstrap.ts", import.meta.url));
+  const bootstrap = fromFileUrl(new URL("../src/bootstrap.js", import.meta.url));
   assert.equal(r.code, 0);
   assert.equal(
     r.stdout,
