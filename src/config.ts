@@ -11,6 +11,7 @@ import { DEFAULT_NPM_REGISTRY, publicRegistryUrl } from "./npm_registry.ts";
 import type { PrewarmOptions } from "./prewarm_pool.ts";
 import type { ToolLimits } from "./tool_bridge.ts";
 import type { UpstreamConfig } from "./upstreams.ts";
+import { isInside } from "./paths.ts";
 import { parseCidr } from "./private_net.ts";
 
 /** Per-execution limits. */
@@ -454,6 +455,11 @@ export interface LoadConfigOptions {
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<ResolvedConfig> {
   const cwd = options.cwd ?? Deno.cwd();
   const explicit = options.path ?? options.envPath;
+  // Security: sandboxed code writes into workspaces; a conductor started inside one must not
+  // pick up a config that code left there.
+  if (!explicit && isInside(cwd, resolve(PROJECT_ROOT, "workspaces"))) {
+    return resolveConfig({}, PROJECT_ROOT);
+  }
   const file = explicit ? resolve(cwd, explicit) : resolve(cwd, CONFIG_FILE_NAME);
   let text: string;
   try {

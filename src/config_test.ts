@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   DEFAULT_LIMITS,
   DEFAULT_MAX_LIMITS,
@@ -110,5 +111,17 @@ Deno.test("loadConfig() finds conductor.jsonc by flag, env, then the folder", as
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadConfig() ignores a conductor.jsonc inside the default workspaces folder", async () => {
+  const root = fileURLToPath(new URL("../workspaces/", import.meta.url));
+  const dir = join(root, `config-test-${crypto.randomUUID()}`, "files");
+  await Deno.mkdir(dir, { recursive: true });
+  try {
+    await Deno.writeTextFile(join(dir, "conductor.jsonc"), '{ "ceiling": { "all": true } }');
+    assert.equal((await loadConfig({ cwd: dir })).ceiling.all, false);
+  } finally {
+    await Deno.remove(join(dir, ".."), { recursive: true });
   }
 });
