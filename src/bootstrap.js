@@ -79,7 +79,9 @@ async function readHeader() {
 }
 const header = await readHeader();
 const nonce = header.nonce;
-const codeUrl = "data:application/typescript;base64," + encode(header.code).toBase64();
+const codeUrl =
+  `data:application/${header.typescript === false ? "javascript" : "typescript"};base64,` +
+  encode(header.code).toBase64();
 let errorSent = false;
 function writeAll(write, bytes) {
   try {

@@ -48,26 +48,41 @@ function isRelative(specifier: unknown): specifier is string {
   return typeof specifier === "string" && /^\.\.?\//.test(specifier);
 }
 
-/** Every module specifier node: static imports and exports, and `import("literal")`. */
-function collectSpecifiers(node: unknown, out: Node[], depth = 0): void {
-  if (!node || typeof node !== "object" || depth > 500) return;
+interface Walk {
+  /** Module specifier nodes: static imports and exports, and `import("literal")`. */
+  specifiers: Node[];
+  /** Whether the code needs the TypeScript transpiler (types, enums, decorators...). */
+  typescript: boolean;
+}
+
+function collectSpecifiers(node: unknown, out: Walk, depth = 0): void {
+  if (!node || typeof node !== "object") return;
+  if (depth > 500) {
+    out.typescript = true; // too deep to tell: let the transpiler have it
+    return;
+  }
   if (Array.isArray(node)) {
     for (const child of node) collectSpecifiers(child, out, depth + 1);
     return;
   }
   const n = node as Node;
   if (
+    (typeof n.type === "string" && n.type.startsWith("TS")) || n.type === "Decorator" ||
+    n.importKind === "type" ||
+    n.exportKind === "type" || n.typeAnnotation || n.typeParameters || n.typeArguments
+  ) out.typescript = true;
+  if (
     (n.type === "ImportDeclaration" || n.type === "ExportAllDeclaration" ||
       n.type === "ExportNamedDeclaration") && n.source
   ) {
-    out.push(n.source);
+    out.specifiers.push(n.source);
   } else if (
     n.type === "ImportExpression" && (n.source as Node | undefined)?.type === "StringLiteral"
   ) {
-    out.push(n.source as Node);
+    out.specifiers.push(n.source as Node);
   } else if (n.type === "CallExpression" && (n.callee as Node | undefined)?.type === "Import") {
     const first = (n.arguments as Node[] | undefined)?.[0];
-    if (first?.type === "StringLiteral") out.push(first);
+    if (first?.type === "StringLiteral") out.specifiers.push(first);
   }
   for (const [key, value] of Object.entries(n)) {
     if (key !== "loc" && key !== "extra" && value && typeof value === "object") {
@@ -90,9 +105,16 @@ function applyEdits(code: string, edits: Edit[]): string {
  */
 export const MAX_TRANSFORM_CHARS = 256 * 1024;
 
+export interface PreparedCode {
+  code: string;
+  /** False when the code is plain JavaScript: the child then skips the transpiler. */
+  typescript: boolean;
+}
+
 /** Rewrites code for the bootstrap; `filesDir` is the folder relative specifiers mean. */
-export async function prepareCode(code: string, filesDir: string): Promise<string> {
-  if (code.length > MAX_TRANSFORM_CHARS) return code;
+export async function prepareCode(code: string, filesDir: string): Promise<PreparedCode> {
+  const unchanged = { code, typescript: true };
+  if (code.length > MAX_TRANSFORM_CHARS) return unchanged;
   const { parse } = await preloadParser();
   let body: Node[];
   let directives: Node[];
@@ -105,13 +127,17 @@ export async function prepareCode(code: string, filesDir: string): Promise<strin
     body = program.body as unknown as Node[];
     directives = program.directives as unknown as Node[];
   } catch {
-    return code;
+    return unchanged;
   }
   const edits: Edit[] = [];
   const base = pathToFileURL(filesDir.endsWith("/") ? filesDir : filesDir + "/");
-  const specifiers: Node[] = [];
-  collectSpecifiers(body, specifiers);
-  for (const node of specifiers) {
+  const walk: Walk = { specifiers: [], typescript: false };
+  try {
+    collectSpecifiers(body, walk);
+  } catch {
+    return unchanged; // never fail a run over this: Deno will load the code as written
+  }
+  for (const node of walk.specifiers) {
     if (isRelative(node.value) && node.start != null && node.end != null) {
       edits.push({
         start: node.start,
@@ -132,5 +158,5 @@ export async function prepareCode(code: string, filesDir: string): Promise<strin
     edits.push({ start: last.start, end: last.start, text: "export default (" });
     edits.push({ start: expressionEnd, end: last.end, text: ");" });
   }
-  return edits.length ? applyEdits(code, edits) : code;
+  return { code: edits.length ? applyEdits(code, edits) : code, typescript: walk.typescript };
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { prepareCode } from "./code_transform.ts";
 
 const FILES = "/ws/c1/files";
-const exposeLastExpression = (code: string) => prepareCode(code, FILES);
+const exposeLastExpression = async (code: string) => (await prepareCode(code, FILES)).code;
 
 Deno.test("prepareCode() exports the last top-level expression", async (t) => {
   const cases: [string, string][] = [
@@ -63,7 +63,7 @@ Deno.test("prepareCode() points relative imports at the workspace's files folder
     '(await import("./last.ts")).default',
   ].join("\n");
   assert.equal(
-    await prepareCode(code, FILES),
+    (await prepareCode(code, FILES)).code,
     [
       'import a from "file:///ws/c1/files/lib.ts";',
       'import data from "file:///ws/c1/x.json" with { type: "json" };',
@@ -74,4 +74,25 @@ Deno.test("prepareCode() points relative imports at the workspace's files folder
       'export default ((await import("file:///ws/c1/files/last.ts")).default);',
     ].join("\n"),
   );
+});
+
+Deno.test("prepareCode() tells plain JavaScript from code that needs the TypeScript transpiler", async (t) => {
+  const cases: [string, boolean][] = [
+    ["1 + 1", false],
+    ["const a = [1, 2].map((x) => x * 2);\na", false],
+    ["const a: number = 1;", true],
+    ["interface A { x: number }", true],
+    ["enum E { A }", true],
+    ["import type { X } from './x.ts';", true],
+    ["const f = <T,>(x: T) => x;", true],
+    ["x as number", true],
+    ["function f(a?: string) {}", true],
+    ["let x = ;", true], // does not parse: the transpiler reports it
+  ];
+  for (const [code, typescript] of cases) {
+    await t.step(
+      code,
+      async () => assert.equal((await prepareCode(code, FILES)).typescript, typescript),
+    );
+  }
 });

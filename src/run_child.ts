@@ -198,9 +198,11 @@ export class SandboxChild {
         bridge.handle(frame, signal).then((reply) => reply && writeLine(reply)).catch(() => {});
       };
     }
+    const prepared = await prepareCode(code, plan.workspace.filesDir);
     const header: Record<string, unknown> = {
       nonce: this.#nonce,
-      code: await prepareCode(code, plan.workspace.filesDir),
+      code: prepared.code,
+      typescript: prepared.typescript,
       maxReturnBytes: limits.stdoutBytes,
     };
     if (plan.tools) header.tools = plan.tools.bindings;
