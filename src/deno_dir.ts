@@ -19,8 +19,12 @@ import { join } from "node:path";
 /** Folders Deno must not be able to create: a file stands in their place. */
 const BLOCKED_FOLDERS = ["location_data"];
 
-/** SQLite caches Deno must not be able to open: a folder stands in their place. */
-const BLOCKED_DATABASES = ["dep_analysis_cache_v2", "node_analysis_cache_v2", "v8_code_cache_v2"];
+/**
+ * SQLite caches Deno must not be able to open: a folder stands in their place. These grow
+ * with every distinct piece of code; `node_analysis_cache_v2` grows only per npm package,
+ * and stays (it spares each run re-analyzing CommonJS packages).
+ */
+const BLOCKED_DATABASES = ["dep_analysis_cache_v2", "v8_code_cache_v2"];
 
 async function kind(path: string): Promise<"file" | "dir" | undefined> {
   const info = await Deno.lstat(path).catch(() => undefined);
@@ -39,6 +43,10 @@ export async function prepareDenoDir(denoDir: string): Promise<void> {
     if (found === "file") continue;
     if (found) await Deno.remove(path, { recursive: true });
     await Deno.writeTextFile(path, "Placeholder: this cache is disabled for sandboxed code.\n");
+  }
+  // An earlier layout blocked the npm analysis cache too: undo it.
+  if (await kind(join(denoDir, "node_analysis_cache_v2")) === "dir") {
+    await Deno.remove(join(denoDir, "node_analysis_cache_v2"), { recursive: true });
   }
   for (const name of BLOCKED_DATABASES) {
     const path = join(denoDir, name);
