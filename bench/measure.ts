@@ -94,7 +94,9 @@ export async function peakOf(
   let peak = 0;
   while (!done) {
     const pid = find();
-    if (pid !== undefined) peak = Math.max(peak, memoryOf(pid)?.hwmKb ?? 0);
+    const hwm = pid === undefined ? undefined : memoryOf(pid)?.hwmKb;
+    if (hwm && hwm > peak) peak = hwm; // a dying process has no VmHWM line: NaN
+
     await new Promise((r) => setTimeout(r, 5));
   }
   return peak;
