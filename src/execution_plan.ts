@@ -4,7 +4,7 @@
  * `conductor exec --explain` prints.
  */
 import { fileURLToPath } from "node:url";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Limits, ResolvedConfig } from "./config.ts";
 import type { ExecutionError } from "./execution_result.ts";
 import { checkDependencies } from "./installer.ts";
@@ -152,7 +152,7 @@ export async function makePlan(
   });
   const roots = [...new Set([workspace.filesDir, ...config.ceiling.read, ...config.ceiling.write])];
   const conductorPaths = [
-    await Deno.realPath(config.workspacesDir).catch(() => config.workspacesDir),
+    dirname(workspace.root), // the real workspaces folder, resolved once by workspacePaths
     config.denoDir,
     ...(config.auditFile ? [config.auditFile] : []),
   ];
