@@ -105,8 +105,8 @@ export async function workspacesCommand(args: string[]): Promise<number> {
   }
 }
 
-async function existing(config: ResolvedConfig, id: string): Promise<Workspace> {
-  const ws = await findWorkspace(config.workspacesDir, checkedId(id));
+function existing(config: ResolvedConfig, id: string): Workspace {
+  const ws = findWorkspace(config.workspacesDir, checkedId(id));
   if (!ws) throw new UsageError(`No workspace "${id}"`);
   return ws;
 }
@@ -132,7 +132,7 @@ export async function filesCommand(args: string[]): Promise<number> {
   try {
     switch (sub) {
       case "ls": {
-        const { entries, truncated } = await listWorkspaceFiles(await existing(config, id));
+        const { entries, truncated } = await listWorkspaceFiles(existing(config, id));
         if (values.json) await writeOut(JSON.stringify({ entries, truncated }, null, 2) + "\n");
         else {
           for (const e of entries) {
@@ -148,7 +148,7 @@ export async function filesCommand(args: string[]): Promise<number> {
       }
       case "get": {
         if (!path) throw new UsageError("files get needs a PATH");
-        const file = await readWorkspaceFile(await existing(config, id), path, {
+        const file = await readWorkspaceFile(existing(config, id), path, {
           maxBytes: config.readFileMaxBytes,
           encoding: values.base64 ? "base64" : undefined,
         });

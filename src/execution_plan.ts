@@ -146,7 +146,7 @@ export async function makePlan(
     : checkDependencies(request.dependencies, config);
 
   // Paths first: a request that policy refuses creates no workspace.
-  const workspace = await workspacePaths(config.workspacesDir, conversationId);
+  const workspace = workspacePaths(config.workspacesDir, conversationId);
   const { granted, denied } = resolvePermissions(requested, config.ceiling, {
     filesDir: workspace.filesDir,
   });
@@ -208,8 +208,8 @@ export async function makePlan(
   };
   let state: WorkspaceState;
   if (allDenied.length || options.dryRun) {
-    const existing = await findWorkspace(config.workspacesDir, conversationId);
-    state = existing ? await readState(existing) : await readState(workspace);
+    const existing = findWorkspace(config.workspacesDir, conversationId);
+    state = existing ? readState(existing) : readState(workspace);
   } else {
     state = (await openWorkspace(config.workspacesDir, conversationId)).state;
   }
@@ -266,12 +266,14 @@ function childEnv(
   owner: string,
 ): Record<string, string> {
   const env: Record<string, string> = {};
-  const host = Deno.env.toObject();
-  for (const name of grantedEnvNames(granted, Object.keys(host))) {
-    if (!isReservedEnv(name)) env[name] = host[name]!;
+  if (granted.env?.length) {
+    const host = Deno.env.toObject();
+    for (const name of grantedEnvNames(granted, Object.keys(host))) {
+      if (!isReservedEnv(name)) env[name] = host[name]!;
+    }
   }
   // Security: a fixed, minimal environment. Without PATH, Deno writes a shim into DENO_DIR.
-  env.PATH = host.PATH ?? "/usr/local/bin:/usr/bin:/bin";
+  env.PATH = Deno.env.get("PATH") ?? "/usr/local/bin:/usr/bin:/bin";
   env.HOME = workspace.filesDir;
   env.DENO_DIR = config.denoDir;
   // Deno finds cached packages by registry; --cached-only still forbids any download.

@@ -181,7 +181,7 @@ export async function installDependencies(
   const elapsed = () => Math.round(performance.now() - started);
   const { deps, denied } = checkDependencies(specs, config);
   if (denied.length) {
-    const state = await readState(ws);
+    const state = readState(ws);
     return {
       status: "rejected",
       dependencies: state.dependencies,
@@ -193,7 +193,7 @@ export async function installDependencies(
   }
   // Security: one install at a time per workspace, across conductor processes too.
   return await withWorkspaceLock(ws, async () => {
-    const state = await readState(ws);
+    const state = readState(ws);
     const current = state.dependencies.flatMap((s) => {
       try {
         return [parseDependency(s)];
@@ -317,7 +317,7 @@ export async function installDependencies(
     state.dependencies = specifiers;
     state.installHash = await sha256Hex(configText + "\0" + newLock);
     state.packageDirs = await lockedPackageDirs(newLock, config.denoDir, config.npmRegistry);
-    await writeState(ws, state);
+    writeState(ws, state);
     options.onProgress?.(`Installed ${specifiers.length} dependencies in ${elapsed()} ms`);
     return { status: "installed", dependencies: specifiers, denied: [], durationMs: elapsed() };
   });

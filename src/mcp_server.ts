@@ -240,9 +240,9 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
   );
   const inFlight = new Set<{ controller: AbortController; done: Promise<unknown> }>();
 
-  async function existingWorkspace(id: string): Promise<Workspace> {
+  function existingWorkspace(id: string): Workspace {
     validateConversationId(id);
-    const ws = await findWorkspace(config.workspacesDir, id);
+    const ws = findWorkspace(config.workspacesDir, id);
     if (!ws) throw new WorkspaceFileError(`No workspace "${id}": run code or write a file first`);
     return ws;
   }
@@ -412,7 +412,7 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
     annotations: { readOnlyHint: true, openWorldHint: false },
   }, (args: Args<typeof readFileInput>) =>
     guarded(async () => {
-      const ws = await existingWorkspace(args.conversationId);
+      const ws = existingWorkspace(args.conversationId);
       const file = await readWorkspaceFile(ws, args.path, {
         maxBytes: config.readFileMaxBytes,
         encoding: args.encoding,
@@ -441,7 +441,7 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
     annotations: { readOnlyHint: true, openWorldHint: false },
   }, (args: Args<typeof listFilesInput>) =>
     guarded(async () => {
-      const ws = await existingWorkspace(args.conversationId);
+      const ws = existingWorkspace(args.conversationId);
       const { entries, truncated } = await listWorkspaceFiles(ws);
       const text = entries.length
         ? entries.map((e) => `${e.type === "directory" ? e.path + "/" : e.path} ${e.sizeBytes}`)

@@ -197,7 +197,7 @@ export class Sandbox {
           return early(install.status, "InstallError", install.message ?? "The install failed");
         }
         if (install.status === "installed") {
-          applyWorkspaceState(this.config, plan, await readState(plan.workspace));
+          applyWorkspaceState(this.config, plan, readState(plan.workspace));
         }
       }
       let result: ExecutionResult;

@@ -83,7 +83,7 @@ Deno.test("validateConversationId() refuses hostile ids with a WorkspaceIdError"
 Deno.test("workspacePaths() and openWorkspace() refuse a bad id before touching the disk", async () => {
   await using r = await tempRoot();
   for (const id of ["../x", "/abs", "a\0b", "..", "x".repeat(10 * 1024)]) {
-    await assert.rejects(() => workspacePaths(r.workspacesDir, id), WorkspaceIdError);
+    assert.throws(() => workspacePaths(r.workspacesDir, id), WorkspaceIdError);
     await assert.rejects(() => openWorkspace(r.workspacesDir, id), WorkspaceIdError);
     await assert.rejects(() => removeWorkspace(r.workspacesDir, id), WorkspaceIdError);
   }
@@ -109,16 +109,16 @@ Deno.test("openWorkspace() creates files/ and meta/ with a state, and reuses the
   assert.equal(again.state.createdAt, ws.state.createdAt);
   assert.equal(again.state.lastUsedAt, ws.state.lastUsedAt, "a use seconds ago is not rewritten");
   const hourAgo = new Date(Date.now() - 3600_000).toISOString();
-  await writeState(again, { ...again.state, lastUsedAt: hourAgo });
+  writeState(again, { ...again.state, lastUsedAt: hourAgo });
   const later = await openWorkspace(r.workspacesDir, "c1");
   assert.ok(later.state.lastUsedAt > hourAgo, "reuse after a while marks it used");
-  assert.deepEqual(await findWorkspace(r.workspacesDir, "c1"), {
+  assert.deepEqual(findWorkspace(r.workspacesDir, "c1"), {
     id: "c1",
     root: ws.root,
     filesDir: ws.filesDir,
     metaDir: ws.metaDir,
   });
-  assert.equal(await findWorkspace(r.workspacesDir, "c2"), undefined);
+  assert.equal(findWorkspace(r.workspacesDir, "c2"), undefined);
 });
 
 Deno.test("openWorkspace() refuses a workspace folder that is a symlink", async () => {
@@ -172,11 +172,11 @@ Deno.test("readState() starts over from a damaged state file; writeState() round
   await using r = await tempRoot();
   const ws = await openWorkspace(r.workspacesDir, "c1");
   await Deno.writeTextFile(join(ws.metaDir, "state.json"), "{ not json");
-  const fresh = await readState(ws);
+  const fresh = readState(ws);
   assert.deepEqual(fresh.dependencies, []);
   const state = { ...fresh, dependencies: ["npm:zod@3.23.8"], installHash: "abc" };
-  await writeState(ws, state);
-  assert.deepEqual(await readState(ws), state);
+  writeState(ws, state);
+  assert.deepEqual(readState(ws), state);
   // No temporary files are left next to it.
   assert.deepEqual(
     [...Deno.readDirSync(ws.metaDir)].map((e) => e.name).filter((n) => n.endsWith(".tmp")),
@@ -232,7 +232,7 @@ Deno.test("listWorkspaces() lists workspaces with size and bookkeeping, most rec
   const newer = await openWorkspace(r.workspacesDir, "newer");
   await Deno.mkdir(join(newer.filesDir, "sub"));
   await Deno.writeFile(join(newer.filesDir, "sub", "g"), new Uint8Array(7));
-  await writeState(newer, { ...newer.state, dependencies: ["npm:zod@3.23.8"] });
+  writeState(newer, { ...newer.state, dependencies: ["npm:zod@3.23.8"] });
   // Not workspaces: a file, a hidden folder (the cache), a bad id, a folder without files/.
   await Deno.writeTextFile(join(r.workspacesDir, "audit.jsonl"), "{}\n");
   await Deno.mkdir(join(r.workspacesDir, ".deno"));
@@ -256,8 +256,8 @@ Deno.test("gcWorkspaces() deletes idle workspaces only", async () => {
   await openWorkspace(r.workspacesDir, "in-use");
   const hourAgo = new Date(Date.now() - 3600_000).toISOString();
   for (const id of ["idle", "in-use"]) {
-    const ws = await workspacePaths(r.workspacesDir, id);
-    await writeState(ws, { ...await readState(ws), lastUsedAt: hourAgo });
+    const ws = workspacePaths(r.workspacesDir, id);
+    writeState(ws, { ...readState(ws), lastUsedAt: hourAgo });
   }
   const removed = await gcWorkspaces(r.workspacesDir, {
     ttlMs: 60_000,

@@ -122,7 +122,7 @@ Deno.test("a file written in one execution is read by the next in the same conve
   await using ts = await testSandbox();
   const rw = { read: ["."], write: ["."] };
   const secret = `secret-${crypto.randomUUID()}`;
-  const aFiles = (await workspacePaths(ts.config.workspacesDir, "conv-a")).filesDir;
+  const aFiles = workspacePaths(ts.config.workspacesDir, "conv-a").filesDir;
   const secretPath = join(aFiles, "notes", "secret.txt");
   const secretUrl = new URL(`file://${secretPath}`).href;
 
@@ -319,7 +319,7 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
         const generated = JSON.parse(await Deno.readTextFile(join(ws.metaDir, "deno.json")));
         assert.equal(generated.nodeModulesDir, "none");
         assert.equal(generated.imports["fixture-hello"], "npm:fixture-hello@1.0.0");
-        assert.deepEqual((await readState(ws)).dependencies, ["npm:fixture-hello@1.0.0"]);
+        assert.deepEqual(readState(ws).dependencies, ["npm:fixture-hello@1.0.0"]);
         // Nothing of the install lands in files/, and no node_modules anywhere.
         assert.deepEqual([...Deno.readDirSync(ws.filesDir)], []);
         assert.equal(await exists(join(ws.metaDir, "node_modules")), false);
@@ -340,7 +340,7 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
 
     await t.step("the workspace records the installed package's folder in DENO_DIR", async () => {
       const ws = await openWorkspace(config.workspacesDir, "hello");
-      assert.deepEqual((await readState(ws)).packageDirs, [
+      assert.deepEqual(readState(ws).packageDirs, [
         await packageDir(denoDir, "fixture-hello", "1.0.0"),
       ]);
     });
@@ -511,7 +511,7 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
           join(pkg, "..", "registry.json"),
         ];
         const before = await Promise.all(watched.map(sha256File));
-        const stateBefore = await readState(ws);
+        const stateBefore = readState(ws);
         const npmBefore = await npmTree(denoDir);
         const evilModule = 'export const hello = () => "pwned"; export default 666;';
         const q = JSON.stringify;
@@ -609,7 +609,7 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
               assert.match(e.name, /^(npm|gen|location_data|\w+_cache_v\d+(-shm|-wal|-journal)?)$/);
             }
             assert.ok((await Deno.lstat(join(denoDir, "location_data"))).isFile);
-            const stateAfter = await readState(ws);
+            const stateAfter = readState(ws);
             assert.deepEqual(stateAfter.dependencies, stateBefore.dependencies);
             assert.equal(stateAfter.installHash, stateBefore.installHash);
           },
@@ -771,7 +771,7 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
             assert.equal(result.error?.stack, undefined);
             // The workspace keeps what it had.
             assert.equal(await Deno.readTextFile(join(ws.metaDir, "deno.lock")), lockBefore);
-            assert.deepEqual((await readState(ws)).dependencies, ["npm:fixture-hello@1.0.0"]);
+            assert.deepEqual(readState(ws).dependencies, ["npm:fixture-hello@1.0.0"]);
             assert.equal(await exists(join(ws.metaDir, "next.json")), false);
           });
         }
@@ -825,7 +825,7 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
             /Tarball checksum did not match what was provided by npm registry for fixture-tamper@1\.0\.0/,
           );
           assert.equal(await Deno.readTextFile(join(ws.metaDir, "deno.lock")), lockBefore);
-          assert.deepEqual((await readState(ws)).dependencies, ["npm:fixture-tamper@1.0.0"]);
+          assert.deepEqual(readState(ws).dependencies, ["npm:fixture-tamper@1.0.0"]);
           const registries = await Array.fromAsync(Deno.readDir(join(freshDenoDir, "npm")))
             .catch(() => []);
           for (const e of registries) {
@@ -950,7 +950,7 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
         ]);
         for (const r of results) assert.equal(r.status, "installed", JSON.stringify(r));
         const both = ["npm:fixture-hello@1.0.0", "npm:fixture-reads-own-file@1.0.0"];
-        assert.deepEqual((await readState(a)).dependencies, both);
+        assert.deepEqual(readState(a).dependencies, both);
         const lock = JSON.parse(await Deno.readTextFile(join(a.metaDir, "deno.lock")));
         assert.deepEqual(lock.workspace.dependencies, both);
         assert.deepEqual(Object.keys(lock.npm).sort(), [
