@@ -1,66 +1,90 @@
 /**
- * Capturing a child's output: a byte-capped buffer, and a pump from a stream.
+ * Capturing a child's output: a byte-capped text buffer, and a pump from a stream.
+ *
+ * Output is decoded as it arrives, so that no chunk is kept: the read buffers are reused
+ * from one read to the next and between children (a fresh 64 KiB buffer per read was most
+ * of the conductor's garbage per execution).
  */
 
-/** Keeps at most `cap` bytes; reports when more arrived. */
+/** Keeps the text of at most `cap` bytes; reports when more arrived. */
 export class CappedBuffer {
-  #chunks: Uint8Array[] = [];
+  #text = "";
   #size = 0;
+  #decoder = new TextDecoder();
   truncated = false;
 
   constructor(readonly cap: number) {}
 
-  /** Adds bytes; returns false once the cap is exceeded (the excess is dropped). */
+  /**
+   * Adds bytes (decoded now: the caller may reuse them); returns false once the cap is
+   * exceeded (the excess is dropped).
+   */
   add(bytes: Uint8Array): boolean {
     const room = this.cap - this.#size;
     if (bytes.length > room) {
-      if (room > 0) this.#chunks.push(bytes.slice(0, room));
+      if (room > 0) this.#text += this.#decoder.decode(bytes.subarray(0, room), { stream: true });
       this.#size = this.cap;
       this.truncated = true;
       return false;
     }
-    this.#chunks.push(bytes);
+    this.#text += this.#decoder.decode(bytes, { stream: true });
     this.#size += bytes.length;
     return true;
   }
 
-  /** The bytes kept, decoded as UTF-8 (invalid sequences become U+FFFD). */
+  /** The text kept (invalid UTF-8 sequences, and one cut at the end, become U+FFFD). */
   text(): string {
-    const decoder = new TextDecoder();
-    let out = "";
-    for (const chunk of this.#chunks) out += decoder.decode(chunk, { stream: true });
-    return out + decoder.decode();
+    this.#text += this.#decoder.decode();
+    return this.#text;
   }
 }
 
 /** Something that takes a stream's chunks, and is told when the stream ends. */
 export interface ChunkSink {
+  /** A chunk, valid only during the call: its buffer is reused for the next read. */
   push(chunk: Uint8Array): void;
   end(): void;
 }
 
+/** A stream being read into a sink. */
+export interface Drain {
+  /** Settles when the stream has ended or was stopped; the sink has been told. */
+  done: Promise<void>;
+  /** Stops reading now (what was read is kept). */
+  stop(): void;
+}
+
+/** Bytes asked for per read: a pipe's default capacity on Linux. */
+const READ_BYTES = 64 * 1024;
+/** Read buffers kept for the next streams (two per child in flight is plenty). */
+const spareBuffers: ArrayBuffer[] = [];
+const MAX_SPARE_BUFFERS = 32;
+
 /**
- * Reads a child's stream into a sink until it ends or `stop` is aborted (a process that
+ * Reads a child's stream into a sink until it ends or `stop()` is called (a process that
  * left the group may hold the pipe open forever). Never `.output()` an untrusted child.
  */
-export async function drain(
-  stream: ReadableStream<Uint8Array>,
-  sink: ChunkSink,
-  stop: AbortSignal,
-): Promise<void> {
-  const reader = stream.getReader();
-  const cancel = () => reader.cancel().catch(() => {});
-  stop.addEventListener("abort", cancel, { once: true });
-  try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      sink.push(value);
+export function drain(stream: ReadableStream<Uint8Array>, sink: ChunkSink): Drain {
+  const reader = stream.getReader({ mode: "byob" });
+  const done = (async () => {
+    let buffer = spareBuffers.pop() ?? new ArrayBuffer(READ_BYTES);
+    try {
+      while (true) {
+        const { done, value } = await reader.read(new Uint8Array(buffer));
+        // A read transfers the buffer: the next read uses the one it came back in.
+        if (value) buffer = value.buffer as ArrayBuffer;
+        if (done) break;
+        sink.push(value);
+      }
+    } catch {
+      // stream cancelled or errored: what was read is kept
+    } finally {
+      sink.end();
+      // A failed read keeps the buffer (detached here: length 0); only whole ones go back.
+      if (buffer.byteLength === READ_BYTES && spareBuffers.length < MAX_SPARE_BUFFERS) {
+        spareBuffers.push(buffer);
+      }
     }
-  } catch {
-    // stream cancelled or errored: what was read is kept
-  } finally {
-    stop.removeEventListener("abort", cancel);
-    sink.end();
-  }
+  })();
+  return { done, stop: () => void reader.cancel().catch(() => {}) };
 }

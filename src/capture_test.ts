@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CappedBuffer } from "./capture.ts";
+import { CappedBuffer, drain } from "./capture.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -20,4 +20,37 @@ Deno.test("CappedBuffer decodes UTF-8 split across chunks and replaces invalid b
   b.add(euro.subarray(1));
   b.add(new Uint8Array([0xff, 0x41]));
   assert.equal(b.text(), "€\uFFFDA");
+});
+
+Deno.test("drain() delivers every byte of a long stream while reusing its read buffer", async () => {
+  // 300 KB: several reads of one pipe, so that the buffer is reused between them.
+  const child = new Deno.Command("sh", {
+    args: ["-c", "seq 1 60000"],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const kept = new CappedBuffer(10_000_000);
+  let chunks = 0;
+  const pump = drain(child.stdout, { push: (c) => void (chunks++, kept.add(c)), end() {} });
+  await Promise.all([pump.done, child.status]);
+  const expected = Array.from({ length: 60000 }, (_, i) => `${i + 1}\n`).join("");
+  assert.equal(kept.text(), expected);
+  assert.ok(chunks > 1, `expected several reads, got ${chunks}`);
+});
+
+Deno.test("drain() stops on stop() while the writer keeps the pipe open", async () => {
+  const child = new Deno.Command("sh", {
+    args: ["-c", "echo started; exec sleep 30"],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const kept = new CappedBuffer(1000);
+  let ended = false;
+  const pump = drain(child.stdout, { push: (c) => void kept.add(c), end: () => ended = true });
+  while (!kept.text().includes("started")) await new Promise((r) => setTimeout(r, 10));
+  pump.stop();
+  await pump.done;
+  assert.equal(ended, true);
+  child.kill("SIGKILL");
+  await child.status;
 });

@@ -376,18 +376,17 @@ async function runInstallChild(
   const onAbort = () => kill("cancelled");
   options.signal?.addEventListener("abort", onAbort, { once: true });
   const output = new CappedBuffer(256 * 1024);
-  const stop = new AbortController();
   const sink = {
     push: (b: Uint8Array) => void (output.add(b) || kill("printed too much")),
     end() {},
   };
-  const pumps = [drain(child.stdout, sink, stop.signal), drain(child.stderr, sink, stop.signal)];
+  const pumps = [drain(child.stdout, sink), drain(child.stderr, sink)];
   const status = await child.status;
   clearTimeout(timer);
   options.signal?.removeEventListener("abort", onAbort);
   killGroup(child.pid);
-  const grace = setTimeout(() => stop.abort(), 500);
-  await Promise.all(pumps);
+  const grace = setTimeout(() => pumps.forEach((p) => p.stop()), 500);
+  await Promise.all(pumps.map((p) => p.done));
   clearTimeout(grace);
   if (killedFor) return `The install was stopped: ${killedFor}`;
   if (status.success) return undefined;

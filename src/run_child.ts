@@ -2,7 +2,7 @@
  * Step 2 of an execution: spawn a fresh `deno run --no-prompt` child for a plan, give it
  * its code, enforce the limits, capture output, and classify the outcome.
  */
-import { CappedBuffer, drain } from "./capture.ts";
+import { CappedBuffer, type Drain, drain } from "./capture.ts";
 import type { ExecutionError, ExecutionResult, ExecutionStatus } from "./execution_result.ts";
 import type { ExecutionPlan } from "./execution_plan.ts";
 import { FrameScanner, newNonce } from "./frames.ts";
@@ -63,8 +63,7 @@ export class SandboxChild {
   #frames: Record<string, unknown>[] = [];
   #out: CappedBuffer;
   #err: CappedBuffer;
-  #stopReading = new AbortController();
-  #pumps: Promise<void>[];
+  #pumps: Drain[];
   #maxReturnBytes: number;
   #onCall: ((frame: Record<string, unknown>) => void) | undefined;
   /** The exit code the bootstrap reported at "unload", and on which streams so far. */
@@ -94,8 +93,8 @@ export class SandboxChild {
       this.#pump(this.#child.stderr, this.#err, "stderr"),
     ];
     // A stream that ends needs no marker.
-    this.#pumps[0]!.finally(() => this.#exitSeen.stdout.resolve());
-    this.#pumps[1]!.finally(() => this.#exitSeen.stderr.resolve());
+    this.#pumps[0]!.done.finally(() => this.#exitSeen.stdout.resolve());
+    this.#pumps[1]!.done.finally(() => this.#exitSeen.stderr.resolve());
   }
 
   /** True once the process has ended (an idle child that died is of no use). */
@@ -107,7 +106,7 @@ export class SandboxChild {
     stream: ReadableStream<Uint8Array>,
     buffer: CappedBuffer,
     name: "stdout" | "stderr",
-  ): Promise<void> {
+  ): Drain {
     const scanner = new FrameScanner(this.#nonce, {
       maxFrameBytes: this.#maxReturnBytes + 1024,
       onFrame: (m) => {
@@ -124,7 +123,11 @@ export class SandboxChild {
       onOversize: () =>
         this.#fire("output_limit", `The result frame exceeded ${this.#maxReturnBytes} bytes`),
     });
-    return drain(stream, scanner, this.#stopReading.signal);
+    return drain(stream, scanner);
+  }
+
+  #stopPumps(): void {
+    for (const pump of this.#pumps) pump.stop();
   }
 
   #fire(status: ExecutionStatus, message: string): void {
@@ -221,15 +224,15 @@ export class SandboxChild {
     if (early) {
       // Security: nothing of an execution outlives it; the group dies, unawaited.
       killGroup(pid, !this.#exited);
-      this.#stopReading.abort();
+      this.#stopPumps();
       status = { code: this.#exitCode!, signal: null, success: this.#exitCode === 0 };
     } else {
       status = await this.#child.status;
       // Security: nothing of an execution outlives it.
       killGroup(pid);
       // A process that left the group (setsid) may still hold the pipes: stop waiting.
-      const grace = setTimeout(() => this.#stopReading.abort(), DRAIN_GRACE_MS);
-      await Promise.all(this.#pumps);
+      const grace = setTimeout(() => this.#stopPumps(), DRAIN_GRACE_MS);
+      await Promise.all(this.#pumps.map((p) => p.done));
       clearTimeout(grace);
     }
     const durationMs = Math.round(performance.now() - started);
