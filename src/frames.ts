@@ -8,8 +8,6 @@
  * the frame.
  */
 
-import { concatBytes } from "./bytes.ts";
-
 export const MARK_BYTE = 0x1e;
 
 /** A random 128-bit nonce as 32 hex digits. */
@@ -19,7 +17,7 @@ export function newNonce(): string {
 }
 
 export interface FrameScannerOptions {
-  /** Receives the code's own output, as views into the chunks pushed. */
+  /** Receives the code's own output, as views into the chunks pushed: valid during the call only. */
   onOutput: (bytes: Uint8Array) => void;
   /** Receives each frame's parsed JSON. */
   onFrame: (message: unknown) => void;
@@ -41,8 +39,10 @@ export class FrameScanner {
   #opts: FrameScannerOptions;
   #state = State.Output;
   #matched = 0;
-  #body: Uint8Array[] = [];
+  /** The frame body so far, decoded as it arrives (the chunks' buffers are reused). */
+  #body = "";
   #bodyLength = 0;
+  #decoder = new TextDecoder();
 
   constructor(nonce: string, options: FrameScannerOptions) {
     this.#nonce = new TextEncoder().encode(nonce);
@@ -68,7 +68,7 @@ export class FrameScanner {
         }
         if (this.#matched === this.#nonce.length) {
           this.#state = State.Body;
-          this.#body = [];
+          this.#body = "";
           this.#bodyLength = 0;
         } else if (i < chunk.length) {
           // Not our frame: what looked like one is output; re-examine the current byte.
@@ -77,14 +77,14 @@ export class FrameScanner {
       } else {
         const at = chunk.indexOf(MARK_BYTE, i);
         const end = at === -1 ? chunk.length : at;
-        this.#body.push(chunk.slice(i, end));
         this.#bodyLength += end - i;
         if (this.#bodyLength > this.#opts.maxFrameBytes) {
           this.#state = State.Dead;
-          this.#body = [];
+          this.#body = "";
           this.#opts.onOversize();
           return;
         }
+        this.#body += this.#decoder.decode(chunk.subarray(i, end), { stream: true });
         if (at === -1) return;
         this.#emitFrame();
         this.#state = State.Output;
@@ -97,7 +97,7 @@ export class FrameScanner {
   end(): void {
     if (this.#state === State.Nonce) this.#flushFalseStart();
     this.#state = State.Dead;
-    this.#body = [];
+    this.#body = "";
   }
 
   #flushFalseStart(): void {
@@ -109,11 +109,11 @@ export class FrameScanner {
   }
 
   #emitFrame(): void {
-    const all = concatBytes(this.#body);
-    this.#body = [];
+    const text = this.#body + this.#decoder.decode();
+    this.#body = "";
     let message: unknown;
     try {
-      message = JSON.parse(new TextDecoder().decode(all));
+      message = JSON.parse(text);
     } catch {
       message = { t: "corrupt" };
     }

@@ -75,3 +75,27 @@ Deno.test("FrameScanner drops an unfinished frame at the end", () => {
 Deno.test("FrameScanner marks a frame that is not JSON as corrupt", () => {
   assert.deepEqual(scan(N, [frame("{nope")]).frames, [{ t: "corrupt" }]);
 });
+
+Deno.test("FrameScanner decodes a frame body whose UTF-8 is split between chunks", () => {
+  const bytes = enc(`a${frame('{"t":"result","value":"€ and 🎉"}')}b`);
+  for (let i = 0; i <= bytes.length; i++) {
+    const frames: unknown[] = [];
+    const output: Uint8Array[] = [];
+    const s = new FrameScanner(N, {
+      onOutput: (b) => output.push(b.slice()),
+      onFrame: (m) => frames.push(m),
+      onOversize: () => {},
+      maxFrameBytes: 1 << 20,
+    });
+    // The chunks share one buffer that is overwritten after each push, as drain() does.
+    const shared = new Uint8Array(bytes.length);
+    for (const [from, to] of [[0, i], [i, bytes.length]] as const) {
+      shared.set(bytes.subarray(from, to));
+      s.push(shared.subarray(0, to - from));
+      shared.fill(0);
+    }
+    s.end();
+    assert.deepEqual(frames, [{ t: "result", value: "€ and 🎉" }], `split at ${i}`);
+    assert.equal(dec(output), "ab", `split at ${i}`);
+  }
+});
