@@ -94,6 +94,7 @@ export async function checkGrantedPaths(
   roots: string[],
   options: GuardOptions = { forbidden: [] },
 ): Promise<Denial[]> {
+  if (!granted.read?.length && !granted.write?.length) return [];
   const realRoots = await Promise.all(roots.map((r) => realPathOrAncestor(r).catch(() => r)));
   const denied: Denial[] = [];
   for (const kind of ["read", "write"] as const) {

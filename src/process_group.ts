@@ -92,14 +92,17 @@ export function processTree(root: number): number[] {
   return seen;
 }
 
+/** Resident memory of one process in bytes (0 when it is gone). */
+export function rssBytes(pid: number): number {
+  const status = readText(`/proc/${pid}/status`);
+  const m = status && /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
 /** Resident memory of a process and its descendants, in bytes. */
 export function treeRssBytes(root: number): number {
   let total = 0;
-  for (const pid of processTree(root)) {
-    const status = readText(`/proc/${pid}/status`);
-    const m = status && /^VmRSS:\s+(\d+) kB$/m.exec(status);
-    if (m) total += Number(m[1]) * 1024;
-  }
+  for (const pid of processTree(root)) total += rssBytes(pid);
   return total;
 }
 

@@ -7,7 +7,7 @@ import type { ExecutionError, ExecutionResult, ExecutionStatus } from "./executi
 import type { ExecutionPlan } from "./execution_plan.ts";
 import { FrameScanner, newNonce } from "./frames.ts";
 import { heapMbFor } from "./limits.ts";
-import { killGroup, spawnGroupLeader, treeRssBytes } from "./process_group.ts";
+import { killGroup, rssBytes, spawnGroupLeader, treeRssBytes } from "./process_group.ts";
 import { prepareCode } from "./code_transform.ts";
 import type { ToolBridge } from "./tool_bridge.ts";
 import { folderSize } from "./workspace.ts";
@@ -158,8 +158,12 @@ export class SandboxChild {
       limits.timeoutMs,
     );
     const memoryLimit = limits.memoryMb * 1024 * 1024;
+    // A child without run, ffi or all cannot start a process: its own RSS is the group's,
+    // one read instead of a walk of every thread's children.
+    const { run: mayRun, ffi, all } = plan.granted;
+    const measure = mayRun?.length || ffi || all ? treeRssBytes : rssBytes;
     const watchdog = setInterval(() => {
-      const rss = treeRssBytes(pid);
+      const rss = measure(pid);
       if (rss > memoryLimit) {
         fire(
           "memory_limit",

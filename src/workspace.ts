@@ -87,6 +87,7 @@ export async function openWorkspace(
 ): Promise<Workspace & { state: WorkspaceState }> {
   const ws = workspacePaths(workspacesDir, id);
   for (let attempt = 0;; attempt++) {
+    let created = false;
     // Security: the id's folders must be real folders, not symlinks planted elsewhere;
     // each is checked before anything is created inside it, so nothing is made through a link.
     for (const dir of [ws.root, ws.filesDir, ws.metaDir]) {
@@ -94,6 +95,7 @@ export async function openWorkspace(
       if (!info) {
         try {
           Deno.mkdirSync(dir);
+          if (dir === ws.root) created = true;
         } catch (error) {
           if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
         }
@@ -103,6 +105,20 @@ export async function openWorkspace(
         throw new WorkspaceIdError(
           `Workspace "${id}" is not a plain folder: "${dir}" is a symlink`,
         );
+      }
+    }
+    // A workspace this call made has no state yet and nobody holds its lock: the first
+    // state file is created exclusively, without the lock. If another process got there
+    // first, its state stands and the usual path below reads it.
+    if (created) {
+      const state = freshState();
+      try {
+        Deno.writeTextFileSync(statePath(ws), JSON.stringify(state, null, 2) + "\n", {
+          createNew: true,
+        });
+        return { ...ws, state };
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
       }
     }
     try {
@@ -150,8 +166,10 @@ function statePath(ws: Workspace): string {
 
 /** Reads `meta/state.json`; a missing or damaged file gives a fresh state. */
 export function readState(ws: Workspace): WorkspaceState {
-  const state = readStateFile(ws);
-  if (state) return state;
+  return readStateFile(ws) ?? freshState();
+}
+
+function freshState(): WorkspaceState {
   const now = new Date().toISOString();
   return { createdAt: now, lastUsedAt: now, dependencies: [] };
 }

@@ -566,6 +566,24 @@ keep.length`,
   },
 });
 
+Deno.test("memory: with run granted, a grandchild's memory counts toward memoryMb", async () => {
+  // Without run the watchdog reads the child alone (it cannot start a process); with run
+  // it must walk the whole tree: here the child itself stays small.
+  const deno = Deno.execPath();
+  await using ts = await testSandbox({ run: [deno] });
+  const result = await ts.sandbox.execute({
+    code:
+      `const grow = "new Uint8Array(3e9).fill(1); await new Promise((r) => setTimeout(r, 60000));";
+new Deno.Command(Deno.execPath(), { args: ["eval", grow], stdout: "null", stderr: "null" }).spawn();
+console.log("started");
+await new Promise((r) => setTimeout(r, 60000));`,
+    permissions: { run: [deno] },
+    limits: MEMORY_LIMITS,
+  });
+  assertMemoryLimit(result);
+  await assertHealthy(ts.sandbox);
+});
+
 Deno.test("100 MB on stdout is an output_limit, truncated at the cap", async () => {
   await using ts = await testSandbox();
   const result = await ts.sandbox.execute({
