@@ -2,6 +2,9 @@
  * `deno task bench`: every figure beside its floor, measured in the same run, with the
  * ratio and the target. Writes the same figures to bench/results/latest.json.
  *
+ * Each ratio's floor is measured in alternation with its figure, call for call (or round
+ * for round for throughput): this machine's speed drifts by 20 % within minutes.
+ *
  * Floors: a bare `deno run --no-prompt` of the same code spawned from Deno (latency,
  * throughput, memory), a bare run importing the same cached npm package, and a direct SDK
  * client call to the same upstream (code mode).
@@ -16,7 +19,17 @@ import { BOOTSTRAP_PATH } from "../src/execution_plan.ts";
 import { installDependencies } from "../src/installer.ts";
 import { Sandbox } from "../src/sandbox.ts";
 import { openWorkspace } from "../src/workspace.ts";
-import { bareRun, childPidsWith, memoryOf, peakOf, throughput, timed } from "./measure.ts";
+import {
+  bareRun,
+  bracketed,
+  childPidsWith,
+  memoryOf,
+  paired,
+  pairedThroughput,
+  peakOf,
+  throughput,
+  timed,
+} from "./measure.ts";
 import { roundDeep, type Summary } from "./stats.ts";
 
 const { values } = parseArgs({
@@ -46,6 +59,15 @@ interface Row {
 const rows: Row[] = [];
 const results: Record<string, unknown> = {};
 
+/** A figure measured in alternation with its floor (see `paired`). */
+function pairedRow(
+  figure: string,
+  pair: { floor: Summary; subject: Summary },
+  target?: string,
+): void {
+  latencyRow(figure, pair.subject, pair.floor, target);
+}
+
 function latencyRow(figure: string, s: Summary, floor?: Summary, target?: string): void {
   const row: Row = { figure, median: s.median, p95: s.p95, unit: "ms" };
   if (floor) Object.assign(row, { floor: floor.median, ratio: s.median / floor.median });
@@ -72,59 +94,55 @@ const ok = async (p: ReturnType<Sandbox["execute"]>) => {
   return r;
 };
 
-// 1. Floor and the library API, cold and prewarmed.
+// 1. Floor and the library API, cold and prewarmed. Every ratio's floor is measured in
+// alternation with it; the prewarmed figures leave the think time an assistant leaves
+// between calls (GAP_MS) before each call, floor and subject alike.
 note("floor and library API");
-const floor = await timed(RUNS, () => bareRun(one));
-const floorGap = await timed(RUNS, () => bareRun(one), { gapMs: GAP_MS });
-latencyRow("bare deno run 1+1 (floor)", floor);
-latencyRow(
+const bare = () => bareRun(one);
+latencyRow("bare deno run 1+1 (floor)", await timed(RUNS, bare));
+pairedRow(
   "library, cold, same conversation",
-  await timed(RUNS, () => ok(cold.execute({ code: "1+1", conversationId: "b" }))),
-  floor,
+  await paired(RUNS, bare, () => ok(cold.execute({ code: "1+1", conversationId: "b" }))),
   "<= 1.10x",
 );
-latencyRow(
+pairedRow(
   "library, cold, new conversation",
-  await timed(RUNS, () => ok(cold.execute({ code: "1+1" }, { ephemeral: true }))),
-  floor,
+  await paired(RUNS, bare, () => ok(cold.execute({ code: "1+1" }, { ephemeral: true }))),
 );
 const warm = new Sandbox(config, { prewarm: true });
 await warm.init();
-latencyRow(
+pairedRow(
   "library, prewarmed, same conversation",
-  await timed(RUNS, () => ok(warm.execute({ code: "1+1", conversationId: "w" })), {
+  await paired(RUNS, bare, () => ok(warm.execute({ code: "1+1", conversationId: "w" })), {
     gapMs: GAP_MS,
   }),
-  floorGap,
   "<= 0.25x",
 );
 await warm.refill();
-latencyRow(
+pairedRow(
   "library, prewarmed, new conversation",
-  await timed(RUNS, () => ok(warm.execute({ code: "1+1" })), { gapMs: GAP_MS }),
-  floorGap,
+  await paired(RUNS, bare, () => ok(warm.execute({ code: "1+1" })), { gapMs: GAP_MS }),
   "<= 0.25x",
 );
-latencyRow(
+pairedRow(
   "library, prewarmed, back to back (no gap)",
-  await timed(RUNS, () => ok(warm.execute({ code: "1+1", conversationId: "w2" }))),
-  floor,
+  await bracketed(RUNS, bare, () => ok(warm.execute({ code: "1+1", conversationId: "w2" }))),
 );
 
-// 2. Throughput with 8 in flight.
+// 2. Throughput with 8 in flight: three alternating rounds of each, the median round.
 note("throughput");
-const bareTp = await throughput(80, 8, () => bareRun(one));
-const libTp = await throughput(80, 8, () => ok(warm.execute({ code: "1+1" })));
+const libTp = await pairedThroughput(3, 80, 8, bare, () => ok(warm.execute({ code: "1+1" })));
+const bareTp = libTp.floor;
 rows.push({ figure: "bare, 8 in flight (floor)", median: bareTp.callsPerSecond, unit: "calls/s" });
 rows.push({
   figure: "library, 8 in flight",
-  median: libTp.callsPerSecond,
+  median: libTp.subject.callsPerSecond,
   floor: bareTp.callsPerSecond,
-  ratio: libTp.callsPerSecond / bareTp.callsPerSecond,
+  ratio: libTp.subject.callsPerSecond / bareTp.callsPerSecond,
   target: ">= 0.90x",
   unit: "calls/s",
 });
-results.throughput = { bare: bareTp, library: libTp };
+results.throughput = { bare: bareTp, library: libTp.subject };
 
 // 3. Child memory.
 note("child memory");
@@ -166,22 +184,15 @@ if (installed.status !== "installed" && installed.status !== "skipped") {
     DENO_DIR: config.denoDir,
     NPM_CONFIG_REGISTRY: config.npmRegistry,
   };
-  const npmFloor = await timed(RUNS, () => bareRun(importer, env));
-  latencyRow("bare run importing a cached npm package (floor)", npmFloor);
-  latencyRow(
-    "library, cold, importing it",
-    await timed(
-      RUNS,
-      () =>
-        ok(
-          cold.execute({
-            code: 'import isNumber from "is-number";\nisNumber(1)',
-            conversationId: "npm",
-          }),
-        ),
-    ),
-    npmFloor,
-  );
+  const npm = await paired(RUNS, () => bareRun(importer, env), () =>
+    ok(
+      cold.execute({
+        code: 'import isNumber from "is-number";\nisNumber(1)',
+        conversationId: "npm",
+      }),
+    ));
+  latencyRow("bare run importing a cached npm package (floor)", npm.floor);
+  pairedRow("library, cold, importing it", npm);
   const skip = await timed(RUNS, async () => {
     const r = await installDependencies(config, ws, ["npm:is-number@7.0.0"]);
     if (r.status !== "skipped") throw new Error(`expected skipped, got ${r.status}`);
@@ -240,24 +251,22 @@ const call = (code: string, conversationId?: string) =>
   });
 await new Promise((r) => setTimeout(r, 300));
 const idleRss = memoryOf(pid)!.rssKb;
-latencyRow(
+pairedRow(
   "MCP run_deno_code, sequential, prewarmed",
-  await timed(RUNS, () => call("1+1", "mcp"), { gapMs: GAP_MS }),
-  floorGap,
+  await paired(RUNS, bare, () => call("1+1", "mcp"), { gapMs: GAP_MS }),
   "<= 0.30x",
 );
-latencyRow(
+pairedRow(
   "MCP run_deno_code, back to back",
-  await timed(RUNS, () => call("1+1", "mcp2")),
-  floor,
+  await bracketed(RUNS, bare, () => call("1+1", "mcp2")),
   "<= 1.15x",
 );
 for (const inFlight of [2, 8]) {
   let peak = 0;
   const sampler = setInterval(() => peak = Math.max(peak, memoryOf(pid)?.rssKb ?? 0), 20);
-  const tp = await throughput(80, inFlight, () => call("1+1"));
+  const pair = await pairedThroughput(3, 80, inFlight, bare, () => call("1+1"));
   clearInterval(sampler);
-  const floorTp = inFlight === 8 ? bareTp : await throughput(80, inFlight, () => bareRun(one));
+  const [tp, floorTp] = [pair.subject, pair.floor];
   rows.push({
     figure: `MCP, ${inFlight} in flight`,
     median: tp.callsPerSecond,

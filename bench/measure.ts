@@ -8,8 +8,8 @@ import { summarize, type Summary } from "./stats.ts";
 export async function timed(
   runs: number,
   fn: () => Promise<unknown>,
-  options: { warmups?: number; gapMs?: number } = {},
-): Promise<Summary> {
+  options: { warmups?: number; gapMs?: number; samples?: boolean } = {},
+): Promise<Summary & { samples?: number[] }> {
   for (let i = 0; i < (options.warmups ?? 3); i++) await fn();
   const samples: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -18,7 +18,52 @@ export async function timed(
     await fn();
     samples.push(performance.now() - start);
   }
-  return summarize(samples);
+  return options.samples ? { ...summarize(samples), samples } : summarize(samples);
+}
+
+/**
+ * Times `fn` and its `floor` in alternation, call for call (after warm-ups of both), so
+ * that both see the same machine: a shared 2-core VM drifts by 20 % within minutes, and a
+ * floor measured a minute earlier would make the ratio a measure of that drift.
+ */
+export async function paired(
+  runs: number,
+  floor: () => Promise<unknown>,
+  fn: () => Promise<unknown>,
+  options: { warmups?: number; gapMs?: number } = {},
+): Promise<{ floor: Summary; subject: Summary }> {
+  const gap = () => options.gapMs ? new Promise((r) => setTimeout(r, options.gapMs)) : undefined;
+  for (let i = 0; i < (options.warmups ?? 3); i++) {
+    await floor();
+    await fn();
+  }
+  const floors: number[] = [];
+  const subjects: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    for (const [call, samples] of [[floor, floors], [fn, subjects]] as const) {
+      await gap();
+      const start = performance.now();
+      await call();
+      samples.push(performance.now() - start);
+    }
+  }
+  return { floor: summarize(floors), subject: summarize(subjects) };
+}
+
+/**
+ * For figures whose calls must follow each other with nothing between (back to back):
+ * half the floor's runs before, all of `fn`'s, the other half after, which cancels a
+ * steady drift of the machine.
+ */
+export async function bracketed(
+  runs: number,
+  floor: () => Promise<unknown>,
+  fn: () => Promise<unknown>,
+): Promise<{ floor: Summary; subject: Summary }> {
+  const before = await timed(runs >> 1, floor, { samples: true });
+  const subject = await timed(runs, fn);
+  const after = await timed(runs - (runs >> 1), floor, { samples: true });
+  return { floor: summarize([...before.samples!, ...after.samples!]), subject };
 }
 
 export interface Throughput {
@@ -53,6 +98,29 @@ export async function throughput(
     callsPerSecond: calls / seconds,
     latency: summarize(latencies),
   };
+}
+
+/**
+ * Throughput of `fn` against its floor in alternating rounds (floor, subject, floor, ...),
+ * each round `calls` calls with `inFlight` at a time; the round with the median rate of
+ * each side is reported.
+ */
+export async function pairedThroughput(
+  rounds: number,
+  calls: number,
+  inFlight: number,
+  floor: () => Promise<unknown>,
+  fn: () => Promise<unknown>,
+): Promise<{ floor: Throughput; subject: Throughput }> {
+  const floors: Throughput[] = [];
+  const subjects: Throughput[] = [];
+  for (let i = 0; i < rounds; i++) {
+    floors.push(await throughput(calls, inFlight, floor));
+    subjects.push(await throughput(calls, inFlight, fn));
+  }
+  const medianRound = (all: Throughput[]) =>
+    [...all].sort((a, b) => a.callsPerSecond - b.callsPerSecond)[all.length >> 1]!;
+  return { floor: medianRound(floors), subject: medianRound(subjects) };
 }
 
 /** A bare `deno run --no-prompt --no-config FILE`, its output read to the end: the floor. */

@@ -11,6 +11,7 @@ export class CappedBuffer {
   #text = "";
   #size = 0;
   #decoder = new TextDecoder();
+  #final = false;
   truncated = false;
 
   constructor(readonly cap: number) {}
@@ -21,20 +22,26 @@ export class CappedBuffer {
    */
   add(bytes: Uint8Array): boolean {
     const room = this.cap - this.#size;
-    if (bytes.length > room) {
-      if (room > 0) this.#text += this.#decoder.decode(bytes.subarray(0, room), { stream: true });
+    const kept = bytes.length > room ? bytes.subarray(0, Math.max(0, room)) : bytes;
+    if (kept.length && !this.#final) this.#text += this.#decoder.decode(kept, { stream: true });
+    if (kept !== bytes) {
       this.#size = this.cap;
       this.truncated = true;
       return false;
     }
-    this.#text += this.#decoder.decode(bytes, { stream: true });
     this.#size += bytes.length;
     return true;
   }
 
-  /** The text kept (invalid UTF-8 sequences, and one cut at the end, become U+FFFD). */
+  /**
+   * The text kept (invalid UTF-8 sequences, and one cut at the end, become U+FFFD). The
+   * first call ends the text: bytes added later are counted, not kept.
+   */
   text(): string {
-    this.#text += this.#decoder.decode();
+    if (!this.#final) {
+      this.#final = true;
+      this.#text += this.#decoder.decode();
+    }
     return this.#text;
   }
 }

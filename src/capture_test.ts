@@ -22,6 +22,16 @@ Deno.test("CappedBuffer decodes UTF-8 split across chunks and replaces invalid b
   assert.equal(b.text(), "€\uFFFDA");
 });
 
+Deno.test("CappedBuffer.text() ends the text: later bytes are counted, not kept", () => {
+  const b = new CappedBuffer(10);
+  b.add(enc("ab"));
+  assert.equal(b.text(), "ab");
+  assert.equal(b.add(enc("cd")), true);
+  assert.equal(b.text(), "ab");
+  assert.equal(b.add(enc("0123456789")), false);
+  assert.equal(b.truncated, true);
+});
+
 Deno.test("drain() delivers every byte of a long stream while reusing its read buffer", async () => {
   // 300 KB: several reads of one pipe, so that the buffer is reused between them.
   const child = new Deno.Command("sh", {
@@ -44,10 +54,13 @@ Deno.test("drain() stops on stop() while the writer keeps the pipe open", async 
     stdout: "piped",
     stderr: "null",
   }).spawn();
-  const kept = new CappedBuffer(1000);
+  let seen = "";
   let ended = false;
-  const pump = drain(child.stdout, { push: (c) => void kept.add(c), end: () => ended = true });
-  while (!kept.text().includes("started")) await new Promise((r) => setTimeout(r, 10));
+  const pump = drain(child.stdout, {
+    push: (c) => void (seen += new TextDecoder().decode(c)),
+    end: () => ended = true,
+  });
+  while (!seen.includes("started")) await new Promise((r) => setTimeout(r, 10));
   pump.stop();
   await pump.done;
   assert.equal(ended, true);

@@ -110,21 +110,21 @@ export async function openWorkspace(
     // A workspace this call made has no state yet and nobody holds its lock: the first
     // state file is created exclusively, without the lock. If another process got there
     // first, its state stands and the usual path below reads it.
-    if (created) {
-      const state = freshState();
-      try {
-        Deno.writeTextFileSync(statePath(ws), JSON.stringify(state, null, 2) + "\n", {
-          createNew: true,
-        });
-        return { ...ws, state };
-      } catch (error) {
-        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-      }
-    }
     try {
+      if (created) {
+        const state = freshState();
+        try {
+          Deno.writeTextFileSync(statePath(ws), JSON.stringify(state, null, 2) + "\n", {
+            createNew: true,
+          });
+          return { ...ws, state };
+        } catch (error) {
+          if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+        }
+      }
       return { ...ws, state: await touchWorkspace(ws) };
     } catch (error) {
-      // A GC deleted it between mkdir and touch: make it again, once.
+      // A GC or a delete removed it between mkdir and the state write: make it again, once.
       if (!(error instanceof Deno.errors.NotFound) || attempt > 0) throw error;
     }
   }
