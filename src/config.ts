@@ -377,13 +377,18 @@ function resolveToolPolicy(raw: unknown): ToolPolicy {
   return out;
 }
 
-export const DEFAULT_PREWARM: PrewarmOptions = { generic: 1, maxChildren: 3, idleMs: 60_000 };
+export const DEFAULT_PREWARM: PrewarmOptions = {
+  generic: 1,
+  maxChildren: 3,
+  idleMs: 60_000,
+  memoryMb: 128,
+};
 
 function resolvePrewarm(raw: unknown): PrewarmOptions {
   if (raw === undefined) return { ...DEFAULT_PREWARM };
   const obj = checkObject(raw, "prewarm", Object.keys(DEFAULT_PREWARM));
   const out = { ...DEFAULT_PREWARM };
-  const max = { generic: 16, maxChildren: 64, idleMs: 3600_000 };
+  const max = { generic: 16, maxChildren: 64, idleMs: 3600_000, memoryMb: 65_536 };
   for (const [k, v] of Object.entries(obj)) {
     const key = k as keyof PrewarmOptions;
     if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > max[key]) {

@@ -61,6 +61,8 @@ Deno.test("resolveConfig() refuses unknown keys and bad values, naming the key",
     ["ffi not boolean", { ceiling: { ffi: "yes" } }, /"ceiling\.ffi" must be true or false/],
     ["comma in entry", { ceiling: { run: ["a,b"] } }, /"ceiling\.run\[0\]"/],
     ["empty path", { workspacesDir: "" }, /"workspacesDir" must be a non-empty path/],
+    ["prewarm budget negative", { prewarm: { memoryMb: -1 } }, /"prewarm\.memoryMb"/],
+    ["unknown prewarm key", { prewarm: { budget: 1 } }, /Unknown key "prewarm\.budget"/],
     ["not an object", [], /must be an object/],
   ];
   for (const [name, raw, message] of cases) {

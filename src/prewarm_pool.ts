@@ -10,6 +10,7 @@
  * adapted.
  */
 import type { ExecutionPlan } from "./execution_plan.ts";
+import { rssBytes } from "./process_group.ts";
 import { childKey, SandboxChild } from "./run_child.ts";
 
 export interface PrewarmOptions {
@@ -19,7 +20,18 @@ export interface PrewarmOptions {
   maxChildren: number;
   /** An idle child older than this is killed. @default 60000 */
   idleMs: number;
+  /**
+   * Most resident memory the idle children may hold in all, in MB: a child that would
+   * go past it is not started (the oldest idle ones make room first). @default 128
+   */
+  memoryMb: number;
 }
+
+/**
+ * What a child is counted as before it has finished starting (a started one that waits
+ * for its code holds about 31 MB here).
+ */
+const MIN_CHILD_BYTES = 32 * 1024 * 1024;
 
 interface Entry {
   child: SandboxChild;
@@ -57,6 +69,7 @@ export class PrewarmPool {
 
   /** How many more generic children the pool wants. */
   genericWanted(): number {
+    if (!this.#hasRoom()) return 0;
     const generic = [...this.#entries.values()].filter((e) => e.generic).length;
     return Math.max(0, this.options.generic - generic);
   }
@@ -99,10 +112,34 @@ export class PrewarmPool {
       this.#discard(oldest!);
     }
     if (this.options.maxChildren <= 0) return;
+    // Within the memory budget: a predicted child makes room by dropping the oldest idle
+    // ones; a generic one only takes room that is free.
+    while (!generic && this.#entries.size && !this.#hasRoom()) {
+      const [oldest] = this.#entries.keys();
+      this.#discard(oldest!);
+    }
+    if (!this.#hasRoom()) {
+      if (generic) this.onDiscardGeneric?.(plan.conversationId);
+      return;
+    }
     const child = new SandboxChild(plan);
     const timer = setTimeout(() => this.#discard(plan.conversationId), this.options.idleMs);
     Deno.unrefTimer(timer);
     this.#entries.set(plan.conversationId, { child, generic, timer });
+  }
+
+  /** True when one more child fits in the memory budget. */
+  #hasRoom(): boolean {
+    return this.#idleBytes() + MIN_CHILD_BYTES <= this.options.memoryMb * 1024 * 1024;
+  }
+
+  /** Resident memory of the idle children, each counted at least MIN_CHILD_BYTES. */
+  #idleBytes(): number {
+    let total = 0;
+    for (const { child } of this.#entries.values()) {
+      total += Math.max(rssBytes(child.pid), MIN_CHILD_BYTES);
+    }
+    return total;
   }
 
   /** Kills the idle child of a conversation (its workspace is going away, say). */

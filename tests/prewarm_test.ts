@@ -186,3 +186,29 @@ Deno.test("idle children expire, and deleting a workspace drops its child", asyn
     "no child left in the workspaces",
   );
 });
+
+Deno.test("idle children stay within the pool's memory budget", async (t) => {
+  await t.step("room for one: a new conversation's child replaces the older one", async () => {
+    await using s = await sandboxes({ generic: 0, memoryMb: 40 });
+    await s.warm.execute({ code: "1", conversationId: "budget-a" });
+    await ready(s.warm, "budget-a");
+    assert.equal(s.warm.pool!.has("budget-a"), true);
+    await s.warm.execute({ code: "2", conversationId: "budget-b" });
+    await ready(s.warm, "budget-b");
+    assert.equal(s.warm.pool!.has("budget-b"), true);
+    assert.equal(s.warm.pool!.has("budget-a"), false);
+    assert.equal(s.warm.pool!.stats().idle, 1);
+  });
+  await t.step("room for none: no child is started, runs stay correct", async () => {
+    await using s = await sandboxes({ generic: 1, memoryMb: 16 });
+    const first = await s.warm.execute({ code: "40 + 2", conversationId: "budget-c" });
+    assert.equal(first.returnValue, 42);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(s.warm.pool!.stats().idle, 0);
+    // Nor a workspace made for a generic child that did not fit.
+    const folders = [...Deno.readDirSync(s.dir)].filter((e) => e.isDirectory).map((e) => e.name);
+    assert.deepEqual(folders, ["budget-c"]);
+    const second = await s.warm.execute({ code: "6 * 7", conversationId: "budget-c" });
+    assert.equal(second.returnValue, 42);
+  });
+});
