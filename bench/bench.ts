@@ -142,7 +142,24 @@ rows.push({
   target: ">= 0.90x",
   unit: "calls/s",
 });
-results.throughput = { bare: bareTp, library: libTp.subject };
+// Under load the pool must never be slower than cold spawning: the same load with the
+// pool off is the floor here.
+const poolTp = await pairedThroughput(
+  3,
+  80,
+  8,
+  () => ok(cold.execute({ code: "1+1" })),
+  () => ok(warm.execute({ code: "1+1" })),
+);
+rows.push({
+  figure: "library, 8 in flight, prewarm on vs off",
+  median: poolTp.subject.callsPerSecond,
+  floor: poolTp.floor.callsPerSecond,
+  ratio: poolTp.subject.callsPerSecond / poolTp.floor.callsPerSecond,
+  target: ">= 1.00x (about)",
+  unit: "calls/s",
+});
+results.throughput = { bare: bareTp, library: libTp.subject, prewarmOff: poolTp.floor };
 
 // 3. Child memory.
 note("child memory");
