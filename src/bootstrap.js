@@ -1,27 +1,3 @@
-/**
- * The trusted module every sandbox child starts with. It runs with exactly the child's
- * permissions, so it holds no secret but the per-execution nonce.
- *
- * Protocol (see `frames.ts`):
- * - stdin: one JSON line `{ nonce, code, maxReturnBytes }`, written by the conductor.
- * - stdout: the code's own output, plus frames `\x1e<nonce><json>\x1e` that the conductor
- *   strips out. Frames carry the return value or the uncaught error. User code never sees
- *   the nonce (it is read before the code is imported and kept in this module's scope),
- *   so it cannot forge a frame by printing.
- *
- * Security: the code is imported as a data URL through a non-analyzable dynamic import,
- * so every local module it imports (including `with { type: "json" }`) is
- * permission-checked; a static import graph would read host files with no permission.
- *
- * This file must import nothing: it runs in every child, before any user code.
- *
- * Plain JavaScript on purpose: children run with the transpile cache off
- * (DENO_EMIT_CACHE_MODE=disable), and a TypeScript bootstrap would be transpiled on
- * every start.
- */
-
-// Captured before user code runs, so that user code replacing globals cannot reach the
-// frame writer.
 const stdout = Deno.stdout;
 const stderr = Deno.stderr;
 const writeOut = stdout.writeSync.bind(stdout);
@@ -42,8 +18,6 @@ const objectKeys = Object.keys;
 const getPrototypeOf = Object.getPrototypeOf;
 const ownBootstrap = import.meta.url;
 const MARK = "\x1e";
-// Lines from stdin: the header first, then one reply per tool call. Bytes past a newline
-// are kept for the next line.
 let pendingBytes = new Uint8Array(0);
 async function readLine() {
   const parts = [pendingBytes];
@@ -87,19 +61,14 @@ function writeAll(write, bytes) {
     while (off < bytes.length) off += write(bytes.subarray(off));
     return true;
   } catch {
-    return false; // the code closed the stream
+    return false;
   }
 }
 
-/** Writes one frame on stdout, or on stderr when the code closed stdout. */
 function sendFrame(message) {
   const bytes = encode(MARK + nonce + stringify(message) + MARK);
   if (!writeAll(writeOut, bytes)) writeAll(writeErr, bytes);
 }
-/**
- * Names the code `code.ts` in a stack or message (Deno prints the data URL, abbreviated
- * when long), and drops this module's frames.
- */
 function clean(text) {
   return text.split(codeUrl).join("code.ts").replace(
     /data:[^\s()"']*?base64,[A-Za-z0-9+/=.\u2026]*/g,
@@ -112,16 +81,11 @@ function describeError(error) {
     let type = error.name || error.constructor?.name || "Error";
     let message = clean(String(error.message));
     let stack = typeof error.stack === "string" ? clean(error.stack) : undefined;
-    // Deno reports code that does not parse as a TypeError whose message starts with
-    // "SyntaxError: "; report it as what it is.
     if (type === "TypeError" && message.startsWith("SyntaxError: ")) {
       type = "SyntaxError";
       message = message.slice("SyntaxError: ".length);
       stack = stack?.replace(/^TypeError: SyntaxError: /, "SyntaxError: ");
     }
-    // A permission denial is NotCapable wherever it surfaces: an import of an ungranted
-    // file is a TypeError with Deno's "Requires ... access" message, and a fetch that
-    // resolves to a denied address is "fetch failed" with the denial as its cause.
     const cause = error.cause;
     if (cause instanceof Error && cause.message) {
       const denial = DENIED.exec(cause.message);
@@ -136,11 +100,6 @@ function describeError(error) {
   }
   return { type: "Uncaught", message: clean(inspect(error)) };
 }
-/**
- * Converts a value to JSON-safe data. JSON values stay as they are; the rest gets a
- * tagged rendering: `{ $bigint }`, `{ $function }`, `{ $symbol }`, `{ $number }` for NaN
- * and infinities, `{ $circular }`, `{ $map }`, `{ $set }`, `{ $error }`, `{ $undefined }`.
- */
 function toJsonSafe(value, ancestors = []) {
   switch (typeof value) {
     case "string":
@@ -200,16 +159,12 @@ function toJsonSafe(value, ancestors = []) {
   }
   return out;
 }
-/** Reports an uncaught error (also one thrown by a timer after the result) and exits. */
 function reportError(error) {
   if (errorSent) return;
   errorSent = true;
   sendFrame({ t: "error", error: describeError(error) });
   exit(1);
 }
-// When the event loop has run dry (or on Deno.exit), every byte the code wrote is in the
-// pipes: say so on both streams, so that the conductor can stop waiting for the process's
-// teardown. Nothing of the code runs after this but "unload" listeners it added later.
 addListener("unload", () => {
   const bytes = encode(
     MARK + nonce + stringify({ t: "exit", code: denoNamespace.exitCode }) + MARK,
@@ -225,9 +180,6 @@ addListener("unhandledrejection", (event) => {
   event.preventDefault();
   reportError(event.reason);
 });
-// Code mode: a `tools` object whose functions send call frames and wait for the reply
-// lines. stdin is read only while a call is pending, so that an idle channel never keeps
-// the process alive.
 if (header.tools) {
   const pending = new Map();
   let nextId = 0;
@@ -284,8 +236,6 @@ try {
 } catch (error) {
   reportError(error);
 }
-// The value is reported once, when the module has finished evaluating. Timers and
-// servers the code left behind keep running until they end or a limit fires.
 if (!errorSent) {
   try {
     const message = value === undefined
