@@ -161,6 +161,23 @@ rows.push({
 });
 results.throughput = { bare: bareTp, library: libTp.subject, prewarmOff: poolTp.floor };
 
+// The CLI end to end: a developer's `conductor exec -e "1+1"` (start-up, config, one run).
+const cliExec = async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", "--allow-all", MAIN, "exec", "--config", cliConfig, "-e", "1+1"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  if (!out.success) throw new Error(`conductor exec failed: exit ${out.code}`);
+};
+const cliConfig = join(dir, "cli.jsonc");
+await Deno.writeTextFile(
+  cliConfig,
+  JSON.stringify({ ...baseConfig, workspacesDir: join(dir, "cli-ws") }),
+);
+pairedRow("CLI conductor exec -e 1+1, end to end", await paired(10, bare, cliExec));
+
 // 3. Child memory.
 note("child memory");
 const sleeper = join(dir, "sleep.ts");

@@ -4,10 +4,6 @@
  */
 import { ConfigError } from "./config.ts";
 import { EXIT, UsageError } from "./cli_common.ts";
-import { EXEC_HELP, execCommand } from "./cli_exec.ts";
-import { INSTALL_HELP, installCommand } from "./cli_install.ts";
-import { SERVE_HELP, serveCommand } from "./cli_serve.ts";
-import { FILES_HELP, filesCommand, WORKSPACES_HELP, workspacesCommand } from "./cli_workspaces.ts";
 import { writeErr, writeOut } from "./log.ts";
 
 export { EXIT } from "./cli_common.ts";
@@ -36,43 +32,60 @@ Exit codes: 0 success, 1 the code failed, 2 usage or config error, 3 refused by 
 Run "conductor <command> --help" for details.
 `;
 
-const HELP: Record<string, string> = {
-  serve: SERVE_HELP,
-  exec: EXEC_HELP,
-  install: INSTALL_HELP,
-  workspaces: WORKSPACES_HELP,
-  files: FILES_HELP,
-};
+/**
+ * Each command's module, loaded only when that command runs: `exec` need not load the MCP
+ * server (most of the start-up time), nor `serve` the CLI's file commands.
+ */
+const COMMANDS = {
+  serve: async () => {
+    const m = await import("./cli_serve.ts");
+    return { run: m.serveCommand, help: m.SERVE_HELP };
+  },
+  exec: async () => {
+    const m = await import("./cli_exec.ts");
+    return { run: m.execCommand, help: m.EXEC_HELP };
+  },
+  install: async () => {
+    const m = await import("./cli_install.ts");
+    return { run: m.installCommand, help: m.INSTALL_HELP };
+  },
+  workspaces: async () => {
+    const m = await import("./cli_workspaces.ts");
+    return { run: m.workspacesCommand, help: m.WORKSPACES_HELP };
+  },
+  files: async () => {
+    const m = await import("./cli_workspaces.ts");
+    return { run: m.filesCommand, help: m.FILES_HELP };
+  },
+} as const;
+type CommandName = keyof typeof COMMANDS;
+
+function isCommand(name: string | undefined): name is CommandName {
+  return name !== undefined && Object.hasOwn(COMMANDS, name);
+}
 
 /** Runs the CLI; returns the process exit code. */
 export async function runCli(args: string[]): Promise<number> {
   const [command, ...rest] = args;
   try {
+    if (isCommand(command)) return await (await COMMANDS[command]()).run(rest);
     switch (command) {
-      case "serve":
-        return await serveCommand(rest);
-      case "exec":
-        return await execCommand(rest);
-      case "install":
-        return await installCommand(rest);
-      case "workspaces":
-        return await workspacesCommand(rest);
-      case "files":
-        return await filesCommand(rest);
       case undefined:
       case "-h":
       case "--help":
         await writeOut(MAIN_HELP);
         return command === undefined ? EXIT.usage : EXIT.ok;
-      case "help":
-        await writeOut(HELP[rest[0] ?? ""] ?? MAIN_HELP);
+      case "help": {
+        const topic = rest[0];
+        await writeOut(isCommand(topic) ? (await COMMANDS[topic]()).help : MAIN_HELP);
         return EXIT.ok;
+      }
       case "--version":
         await writeOut(`conductor ${VERSION}\n`);
         return EXIT.ok;
       default:
         throw new UsageError(
-          `Unknown command "${command}": expected one of ${Object.keys(HELP).join(", ")}, help`,
+          `Unknown command "${command}": expected one of ${Object.keys(COMMANDS).join(", ")}, help`,
         );
     }
   } catch (error) {

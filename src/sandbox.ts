@@ -22,7 +22,7 @@ import { preloadParser } from "./code_transform.ts";
 import { log } from "./log.ts";
 import { PrewarmPool } from "./prewarm_pool.ts";
 import { ToolBridge } from "./tool_bridge.ts";
-import { Upstreams } from "./upstreams.ts";
+import type { Upstreams } from "./upstreams.ts";
 import { SandboxChild } from "./run_child.ts";
 import { folderSize, readState, removeWorkspace } from "./workspace.ts";
 
@@ -58,8 +58,11 @@ export class Sandbox {
   readonly limiter: Limiter;
   /** Prewarmed children, when enabled. */
   readonly pool: PrewarmPool | undefined;
-  /** Upstream MCP servers for code mode, when configured. */
-  readonly upstreams: Upstreams | undefined;
+  /** Upstream MCP servers for code mode, when configured (set by `init()`). */
+  get upstreams(): Upstreams | undefined {
+    return this.#upstreams;
+  }
+  #upstreams: Upstreams | undefined;
   #owner: string;
   #ready: Promise<void> | undefined;
 
@@ -67,7 +70,6 @@ export class Sandbox {
     this.config = config;
     this.limiter = new Limiter(config.maxConcurrent, config.maxQueue);
     this.#owner = ownerToken();
-    if (Object.keys(config.mcpServers).length) this.upstreams = new Upstreams(config.mcpServers);
     if (options.prewarm && config.prewarm.maxChildren > 0) {
       this.pool = new PrewarmPool(config.prewarm);
       this.pool.onDiscardGeneric = (id) =>
@@ -88,7 +90,7 @@ export class Sandbox {
   /** Kills the prewarmed children and disconnects the upstreams. */
   async close(): Promise<void> {
     this.pool?.close();
-    await this.upstreams?.close();
+    await this.#upstreams?.close();
   }
 
   /** One-time start-up: the children's DENO_DIR, and the sweep of orphaned children. */
@@ -101,6 +103,11 @@ export class Sandbox {
           "Cannot read /proc: the conductor needs --allow-all (Deno gates /proc behind it), " +
             "or the memory limit would not be enforced",
         );
+      }
+      if (Object.keys(this.config.mcpServers).length) {
+        // Loaded only when configured: the MCP client is most of a CLI run's start-up.
+        const { Upstreams } = await import("./upstreams.ts");
+        this.#upstreams = new Upstreams(this.config.mcpServers);
       }
       await Deno.mkdir(this.config.workspacesDir, { recursive: true });
       await prepareDenoDir(this.config.denoDir);
