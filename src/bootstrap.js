@@ -3,6 +3,7 @@ const stderr = Deno.stderr;
 const writeOut = stdout.writeSync.bind(stdout);
 const writeErr = stderr.writeSync.bind(stderr);
 const readIn = Deno.stdin.read.bind(Deno.stdin);
+const readInSync = Deno.stdin.readSync.bind(Deno.stdin);
 const stringify = JSON.stringify;
 const parseJson = JSON.parse;
 const encoder = new TextEncoder();
@@ -19,13 +20,13 @@ const getPrototypeOf = Object.getPrototypeOf;
 const ownBootstrap = import.meta.url;
 const MARK = "\x1e";
 let pendingBytes = new Uint8Array(0);
-async function readLine() {
+async function readLine(read) {
   const parts = [pendingBytes];
   let total = pendingBytes.length;
   let nl = pendingBytes.indexOf(10);
   while (nl === -1) {
     const buf = new Uint8Array(64 * 1024);
-    const n = await readIn(buf);
+    const n = await read(buf);
     if (n === null) {
       if (!total) return null;
       break;
@@ -46,10 +47,7 @@ async function readLine() {
   pendingBytes = all.slice(end + 1);
   return decode(all.subarray(0, end));
 }
-async function readHeader() {
-  return parseJson(await readLine() ?? "{}");
-}
-const header = await readHeader();
+const header = parseJson(await readLine(readInSync) ?? "{}");
 const nonce = header.nonce;
 const codeUrl =
   `data:application/${header.typescript === false ? "javascript" : "typescript"};base64,` +
@@ -188,7 +186,7 @@ if (header.tools) {
     reading = true;
     try {
       while (pending.size) {
-        const line = await readLine();
+        const line = await readLine(readIn);
         if (line === null) {
           for (const p of pending.values()) p.reject(new Error("The tool channel closed"));
           pending.clear();
