@@ -346,6 +346,32 @@ rows.push({
   target: "<= 1.10x of after 10",
   unit: "MB",
 });
+// The floor: a bare Deno process spawning as many plain children grows too (its spawn and
+// pipe machinery warming up), so the same ratio is shown for it.
+const floorOut = await new Deno.Command(Deno.execPath(), {
+  args: [
+    "run",
+    "--no-prompt",
+    "--allow-all",
+    "--v8-flags=--max-semi-space-size=4",
+    fileURLToPath(new URL("./spawn_floor.ts", import.meta.url)),
+    one,
+    String(MANY),
+  ],
+  stderr: "inherit",
+}).output();
+const spawnFloor = JSON.parse(new TextDecoder().decode(floorOut.stdout)) as {
+  after10: number;
+  afterMany: number;
+};
+rows.push({
+  figure: `bare Deno spawner RSS after ${MANY} children`,
+  median: spawnFloor.afterMany / 1024,
+  floor: spawnFloor.after10 / 1024,
+  ratio: spawnFloor.afterMany / spawnFloor.after10,
+  target: "(floor: vs after 10)",
+  unit: "MB",
+});
 rows.push({
   figure: `MCP server RSS after ${2 * MANY} executions`,
   median: rssAfterTwice / 1024,
@@ -354,6 +380,7 @@ rows.push({
   target: `growth vs after ${MANY}`,
   unit: "MB",
 });
+results.spawnFloorRssKb = spawnFloor;
 results.mcpRssKb = {
   idle: idleRss,
   after10: rssAfter10,
