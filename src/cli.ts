@@ -32,32 +32,35 @@ Exit codes: 0 success, 1 the code failed, 2 usage or config error, 3 refused by 
 Run "conductor <command> --help" for details.
 `;
 
+interface Command {
+  run: (args: string[]) => Promise<number>;
+  help: string;
+}
 /**
  * Each command's module, loaded only when that command runs: `exec` need not load the MCP
  * server (most of the start-up time), nor `serve` the CLI's file commands.
  */
 const COMMANDS = {
-  serve: async () => {
-    const m = await import("./cli_serve.ts");
-    return { run: m.serveCommand, help: m.SERVE_HELP };
-  },
-  exec: async () => {
-    const m = await import("./cli_exec.ts");
-    return { run: m.execCommand, help: m.EXEC_HELP };
-  },
-  install: async () => {
-    const m = await import("./cli_install.ts");
-    return { run: m.installCommand, help: m.INSTALL_HELP };
-  },
-  workspaces: async () => {
-    const m = await import("./cli_workspaces.ts");
-    return { run: m.workspacesCommand, help: m.WORKSPACES_HELP };
-  },
-  files: async () => {
-    const m = await import("./cli_workspaces.ts");
-    return { run: m.filesCommand, help: m.FILES_HELP };
-  },
-} as const;
+  serve: () =>
+    import("./cli_serve.ts").then((m): Command => ({ run: m.serveCommand, help: m.SERVE_HELP })),
+  exec: () =>
+    import("./cli_exec.ts").then((m): Command => ({ run: m.execCommand, help: m.EXEC_HELP })),
+  install: () =>
+    import("./cli_install.ts").then((m): Command => ({
+      run: m.installCommand,
+      help: m.INSTALL_HELP,
+    })),
+  workspaces: () =>
+    import("./cli_workspaces.ts").then((m): Command => ({
+      run: m.workspacesCommand,
+      help: m.WORKSPACES_HELP,
+    })),
+  files: () =>
+    import("./cli_workspaces.ts").then((m): Command => ({
+      run: m.filesCommand,
+      help: m.FILES_HELP,
+    })),
+};
 type CommandName = keyof typeof COMMANDS;
 
 function isCommand(name: string | undefined): name is CommandName {
