@@ -226,9 +226,14 @@ export interface ConductorServer {
   shutdown(): Promise<void>;
 }
 
-/** Builds the MCP server with every tool over one sandbox. */
+/** Builds the MCP server with every tool over one sandbox, once `sandbox.init()` is done. */
 export function createConductorServer(sandbox: Sandbox): ConductorServer {
   const { config } = sandbox;
+  if (Object.keys(config.mcpServers).length && !sandbox.upstreams) {
+    throw new Error(
+      "Cannot build the MCP server: call sandbox.init() first (it loads the upstreams)",
+    );
+  }
   const server = new McpServer(
     { name: SERVER_NAME, version: SERVER_VERSION },
     {
