@@ -27,6 +27,7 @@ import {
   paired,
   pairedThroughput,
   peakOf,
+  settledRssKb,
   throughput,
   timed,
 } from "./measure.ts";
@@ -321,10 +322,7 @@ const fresh = await startServer();
 const freshPid = fresh.transport.pid!;
 const freshCall = () =>
   fresh.client.callTool({ name: "run_deno_code", arguments: { code: "1+1" } });
-const settledRss = async () => {
-  await new Promise((r) => setTimeout(r, 500));
-  return memoryOf(freshPid)!.rssKb;
-};
+const settledRss = () => settledRssKb(freshPid);
 await throughput(10, 2, freshCall);
 const rssAfter10 = await settledRss();
 await throughput(MANY - 10, 8, freshCall);

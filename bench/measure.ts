@@ -152,6 +152,12 @@ export function memoryOf(pid: number): { rssKb: number; hwmKb: number } | undefi
   }
 }
 
+/** VmRSS of a process in KiB after half a second of quiet (garbage collected, pages settled). */
+export async function settledRssKb(pid: number): Promise<number> {
+  await new Promise((r) => setTimeout(r, 500));
+  return memoryOf(pid)!.rssKb;
+}
+
 /** The highest VmHWM seen for the first process matching `find` while `running` runs. */
 export async function peakOf(
   find: () => number | undefined,

@@ -5,13 +5,10 @@
  *
  * Usage: deno run -A --v8-flags=--max-semi-space-size=4 bench/spawn_floor.ts FILE N
  */
-import { bareRun, memoryOf, throughput } from "./measure.ts";
+import { bareRun, settledRssKb, throughput } from "./measure.ts";
 
 const [file, many] = [Deno.args[0]!, Number(Deno.args[1] ?? "1000")];
-const settledRss = async () => {
-  await new Promise((r) => setTimeout(r, 500));
-  return memoryOf(Deno.pid)!.rssKb;
-};
+const settledRss = () => settledRssKb(Deno.pid);
 await throughput(10, 2, () => bareRun(file));
 const after10 = await settledRss();
 await throughput(many - 10, 8, () => bareRun(file));

@@ -22,7 +22,7 @@ export class CappedBuffer {
    */
   add(bytes: Uint8Array): boolean {
     const room = this.cap - this.#size;
-    const kept = bytes.length > room ? bytes.subarray(0, Math.max(0, room)) : bytes;
+    const kept = bytes.length > room ? bytes.subarray(0, room) : bytes;
     if (kept.length && !this.#final) this.#text += this.#decoder.decode(kept, { stream: true });
     if (kept !== bytes) {
       this.#size = this.cap;

@@ -5,20 +5,12 @@ import { join } from "node:path";
 
 export const DEFAULT_NPM_REGISTRY = "https://registry.npmjs.org/";
 
-const publicUrls = new Map<string, string>();
-
 /** The registry URL without credentials, safe to show and to pass to children. */
 export function publicRegistryUrl(url: string): string {
-  let shown = publicUrls.get(url);
-  if (shown === undefined) {
-    const u = new URL(url);
-    u.username = "";
-    u.password = "";
-    shown = u.href;
-    // Asked on every run for the same few URLs: keep the answers (a bounded few).
-    if (publicUrls.size < 16) publicUrls.set(url, shown);
-  }
-  return shown;
+  const u = new URL(url);
+  u.username = "";
+  u.password = "";
+  return u.href;
 }
 
 /**

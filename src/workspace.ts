@@ -152,7 +152,7 @@ export async function removeWorkspace(workspacesDir: string, id: string): Promis
   const ws = workspacePaths(workspacesDir, id);
   // Only what has the shape of a workspace: an id-like folder that is something else
   // (an operator's cache under workspacesDir, say) is never deleted.
-  const meta = await Deno.lstat(ws.metaDir).catch(() => undefined);
+  const meta = lstatOrUndefined(ws.metaDir);
   if (!meta?.isDirectory) return false;
   try {
     await Deno.remove(ws.root, { recursive: true });
