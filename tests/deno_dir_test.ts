@@ -34,3 +34,30 @@ Deno.test("importing many large data: modules writes nothing lasting into DENO_D
   assert.ok(after - before < 256 * 1024, `DENO_DIR grew by ${after - before} bytes`);
   await Deno.remove(denoDir, { recursive: true });
 });
+
+Deno.test("no file of DENO_DIR holds the code a child ran; the bootstrap's analysis is kept", async () => {
+  const denoDir = await Deno.makeTempDir({ prefix: "conductor-denodir-" });
+  await using ts = await testSandbox({}, { denoDir });
+  const marker = `MARKER_${crypto.randomUUID().replaceAll("-", "")}`;
+  for (const code of [`"${marker}"`, `const s: string = "${marker}"; s`]) {
+    const r = await ts.sandbox.execute({ code });
+    assert.equal(r.status, "success", JSON.stringify(r).slice(0, 500));
+    assert.equal(r.returnValue, marker);
+  }
+  // The code reaches the child as a base64 data: URL; look for both spellings.
+  const needles = [marker, btoa(`"${marker}"`).slice(0, 24), btoa(marker).slice(0, 24)];
+  const walk = (dir: string): string[] =>
+    [...Deno.readDirSync(dir)].flatMap((e) =>
+      e.isDirectory ? walk(join(dir, e.name)) : e.isFile ? [join(dir, e.name)] : []
+    );
+  for (const file of walk(denoDir)) {
+    const text = new TextDecoder("latin1").decode(Deno.readFileSync(file));
+    for (const needle of needles) assert.ok(!text.includes(needle), `${file} holds the code`);
+  }
+  const { DatabaseSync } = await import("node:sqlite");
+  const db = new DatabaseSync(join(denoDir, "dep_analysis_cache_v2"), { readOnly: true });
+  const kept = db.prepare("SELECT specifier FROM moduleinfocache").all() as { specifier: string }[];
+  db.close();
+  assert.deepEqual(kept.map((r) => r.specifier.split("/").pop()), ["bootstrap.js"]);
+  await Deno.remove(denoDir, { recursive: true });
+});
