@@ -44,7 +44,7 @@ const MODULE_INFO_DB = "dep_analysis_cache_v2";
  * (`IF NOT EXISTS` sees the view) and writes `INSERT OR REPLACE INTO moduleinfocache`;
  * the trigger keeps a row only for a module under one of `keep`.
  */
-export function moduleInfoSchema(keep: string[]): string {
+function moduleInfoSchema(keep: string[]): string {
   const quote = (text: string) => `'${text.replaceAll("'", "''")}'`;
   const kept = keep.map((prefix) => `substr(NEW.specifier, 1, ${prefix.length}) = ${quote(prefix)}`)
     .join(" OR ");
