@@ -99,8 +99,13 @@ function prepareModuleInfoDb(denoDir: string): void {
   } finally {
     db.close();
   }
-  for (const suffix of ["", "-shm", "-wal", "-journal"]) removeIfPresent(path + suffix);
+  removeDatabase(path);
   Deno.renameSync(temp, path);
+}
+
+/** Removes an SQLite file (or whatever stands in its place) and its journal files. */
+function removeDatabase(path: string): void {
+  for (const suffix of ["", "-shm", "-wal", "-journal"]) removeIfPresent(path + suffix);
 }
 
 function removeIfPresent(path: string): void {
@@ -136,9 +141,7 @@ export async function prepareDenoDir(denoDir: string): Promise<void> {
   for (const name of BLOCKED_DATABASES) {
     const path = join(denoDir, name);
     if (await kind(path) === "dir") continue;
-    for (const suffix of ["", "-shm", "-wal", "-journal"]) {
-      await Deno.remove(path + suffix).catch(() => {});
-    }
+    removeDatabase(path);
     await Deno.mkdir(path, { recursive: true });
   }
   prepareModuleInfoDb(denoDir);
