@@ -13,7 +13,7 @@ const decode = decoder.decode.bind(decoder);
 const exit = Deno.exit;
 const denoNamespace = Deno;
 const inspect = Deno.inspect;
-const addListener = globalThis.addEventListener.bind(globalThis);
+const apply = Reflect.apply;
 const isArray = Array.isArray;
 const objectKeys = Object.keys;
 const getPrototypeOf = Object.getPrototypeOf;
@@ -157,27 +157,27 @@ function toJsonSafe(value, ancestors = []) {
   }
   return out;
 }
+function sendExit(code) {
+  const bytes = encode(MARK + nonce + stringify({ t: "exit", code }) + MARK);
+  writeAll(writeOut, bytes);
+  writeAll(writeErr, bytes);
+}
 function reportError(error) {
   if (errorSent) return;
   errorSent = true;
   sendFrame({ t: "error", error: describeError(error) });
+  sendExit(1);
   exit(1);
 }
-addListener("unload", () => {
-  const bytes = encode(
-    MARK + nonce + stringify({ t: "exit", code: denoNamespace.exitCode }) + MARK,
-  );
-  writeAll(writeOut, bytes);
-  writeAll(writeErr, bytes);
-});
-addListener("error", (event) => {
-  event.preventDefault();
-  reportError(event.error);
-});
-addListener("unhandledrejection", (event) => {
-  event.preventDefault();
-  reportError(event.reason);
-});
+const dispatchOriginal = globalThis.dispatchEvent;
+globalThis.dispatchEvent = function dispatchEvent(event) {
+  const type = event?.type;
+  if (type === "error") reportError(event.error);
+  else if (type === "unhandledrejection") reportError(event.reason);
+  const result = apply(dispatchOriginal, this, [event]);
+  if (type === "unload") sendExit(denoNamespace.exitCode);
+  return result;
+};
 if (header.tools) {
   const pending = new Map();
   let nextId = 0;
