@@ -76,6 +76,8 @@ export interface ExecutionPlan {
   argv: string[];
   /** The child's environment; shown by name only, values may be secret. */
   env: Record<string, string>;
+  /** The session launcher that starts the child as its own group's leader (else `setsid`). */
+  launcher?: string;
   /** Upstream tools this execution may call (code mode), and their sandbox bindings. */
   tools?: { allowed: UpstreamTool[]; bindings: ToolBindings };
   /** Set when the request is refused before running. */
@@ -89,6 +91,8 @@ export interface MakePlanOptions {
   dryRun?: boolean;
   /** The configured upstream MCP servers, for `allowedTools`. */
   upstreams?: Upstreams | undefined;
+  /** The installed session launcher (`session_launcher.ts`), if it works here. */
+  launcher?: string | undefined;
 }
 
 /** Decides everything about a request. Never throws for a bad request: sets `rejection`. */
@@ -204,6 +208,7 @@ export async function makePlan(
     dependencies: deps.deps.map((d) => d.specifier),
     argv: [],
     env: childEnv(config, granted, workspace, options.owner),
+    ...(options.launcher ? { launcher: options.launcher } : {}),
     ...(tools ? { tools } : {}),
   };
   let state: WorkspaceState;

@@ -17,13 +17,20 @@ const SETSID = ["/usr/bin/setsid", "/bin/setsid"].find((path) => {
 
 /**
  * Spawns a process as the leader of a new session and process group (pgid = pid), so that
- * one kill reaches everything it starts. Through `setsid`, which execs in place (same
- * pid): Deno's `detached: true` costs the conductor 1.5-2 ms of blocking fork per spawn.
+ * one kill reaches everything it starts. Through a launcher that calls setsid and execs in
+ * place (same pid): the conductor's own (`session_launcher.ts`) when given, else
+ * util-linux `setsid`; Deno's `detached: true`, the last resort, costs the conductor
+ * 1.5-2 ms of blocking fork per spawn.
  */
-export function spawnGroupLeader(command: string, options: Deno.CommandOptions): Deno.ChildProcess {
+export function spawnGroupLeader(
+  command: string,
+  options: Deno.CommandOptions,
+  launcher?: string,
+): Deno.ChildProcess {
+  const args = options.args ?? [];
+  if (launcher) return new Deno.Command(launcher, { ...options, args: [command, ...args] }).spawn();
   if (!SETSID) return new Deno.Command(command, { ...options, detached: true }).spawn();
-  return new Deno.Command(SETSID, { ...options, args: ["--", command, ...(options.args ?? [])] })
-    .spawn();
+  return new Deno.Command(SETSID, { ...options, args: ["--", command, ...args] }).spawn();
 }
 
 /**

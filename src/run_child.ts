@@ -38,6 +38,7 @@ const DRAIN_GRACE_MS = 500;
  */
 export function childKey(plan: ExecutionPlan): string {
   return JSON.stringify([
+    plan.launcher,
     plan.argv,
     Object.entries(plan.env).sort(([a], [b]) => a < b ? -1 : 1),
     plan.workspace.filesDir,
@@ -81,7 +82,7 @@ export class SandboxChild {
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
-    });
+    }, plan.launcher);
     this.pid = this.#child.pid;
     this.#child.status.then(() => this.#exited = true, () => this.#exited = true);
     const { stdoutBytes, stderrBytes } = plan.limits;

@@ -6,6 +6,7 @@ import { appendAudit, auditRecord } from "./audit.ts";
 import { BusyError, Limiter } from "./concurrency.ts";
 import type { ResolvedConfig } from "./config.ts";
 import { prepareDenoDir } from "./deno_dir.ts";
+import { installSessionLauncher } from "./session_launcher.ts";
 import type { ExecutionResult } from "./execution_result.ts";
 import {
   applyWorkspaceState,
@@ -64,6 +65,7 @@ export class Sandbox {
   }
   #upstreams: Upstreams | undefined;
   #owner: string;
+  #launcher: string | undefined;
   #ready: Promise<void> | undefined;
 
   constructor(config: ResolvedConfig, options: SandboxOptions = {}) {
@@ -111,6 +113,7 @@ export class Sandbox {
       }
       await Deno.mkdir(this.config.workspacesDir, { recursive: true });
       await prepareDenoDir(this.config.denoDir);
+      this.#launcher = await installSessionLauncher(this.config.denoDir);
       sweepOrphans(BOOTSTRAP_PATH);
     })();
   }
@@ -122,6 +125,7 @@ export class Sandbox {
       owner: this.#owner,
       dryRun: options.dryRun ?? false,
       upstreams: this.upstreams,
+      launcher: this.#launcher,
     });
   }
 

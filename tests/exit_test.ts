@@ -3,6 +3,7 @@
  * (the child is then killed instead of waited for), and nothing the code did is lost.
  */
 import assert from "node:assert/strict";
+import { SandboxChild } from "../src/run_child.ts";
 import { testSandbox } from "./helpers.ts";
 
 Deno.test("an execution ends when the event loop runs dry, with every output and write kept", async (t) => {
@@ -42,6 +43,24 @@ Deno.test("an execution ends when the event loop runs dry, with every output and
     assert.equal(r.status, "success");
     assert.equal(r.stdout, "a\n");
     assert.ok(!("returnValue" in r));
+  });
+  await t.step("a child leads its own session and process group from its start", async () => {
+    const plan = await ts.sandbox.plan({ code: "" });
+    if (Deno.build.arch === "x86_64") assert.match(plan.launcher ?? "", /session-launcher$/);
+    const child = new SandboxChild(plan);
+    try {
+      const deno = Deno.realPathSync(Deno.execPath());
+      // The launcher calls setsid, then execs Deno in place: wait for the exec.
+      for (let i = 0; i < 400 && Deno.readLinkSync(`/proc/${child.pid}/exe`) !== deno; i++) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.equal(Deno.readLinkSync(`/proc/${child.pid}/exe`), deno);
+      const stat = Deno.readTextFileSync(`/proc/${child.pid}/stat`);
+      const [pgid, sid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ").slice(2, 4);
+      assert.deepEqual([pgid, sid], [String(child.pid), String(child.pid)]);
+    } finally {
+      child.kill();
+    }
   });
   await t.step("a grandchild started by the code does not outlive the execution", async () => {
     await using wide = await testSandbox({ run: ["sleep"] });

@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { installSessionLauncher, launcherBytes } from "./session_launcher.ts";
+import { spawnGroupLeader } from "./process_group.ts";
+
+const supported = Deno.build.os === "linux" && Deno.build.arch === "x86_64";
+
+/** pid, process group and session of a process, from its /proc stat line. */
+function ids(stat: string): { pid: string; pgid: string; sid: string } {
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { pid: stat.slice(0, stat.indexOf(" ")), pgid: rest[2]!, sid: rest[3]! };
+}
+
+async function run(argv: string[], env: Record<string, string> = {}) {
+  const out = await new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
+    env,
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, stdout: new TextDecoder().decode(out.stdout) };
+}
+
+Deno.test({
+  name: "the session launcher starts a program as its own session and group leader, or nothing",
+  ignore: !supported,
+  fn: async (t) => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const launcher = await installSessionLauncher(dir);
+      assert.equal(launcher, join(dir, "conductor-session-launcher"));
+      assert.equal(await Deno.stat(launcher).then((i) => i.mode! & 0o777), 0o555);
+
+      await t.step(
+        "the program runs in place as the leader of a new session and group",
+        async () => {
+          const { code, stdout } = await run([launcher, "/bin/cat", "/proc/self/stat"]);
+          assert.equal(code, 0);
+          const { pid, pgid, sid } = ids(stdout);
+          assert.equal(pgid, pid);
+          assert.equal(sid, pid);
+          assert.notEqual(sid, ids(await Deno.readTextFile("/proc/self/stat")).sid);
+        },
+      );
+      await t.step("argv and env reach the program exactly, and nothing else", async () => {
+        const args = ["a b", "", "--", "é\n"];
+        const printArgs = await run([
+          launcher,
+          "/bin/sh",
+          "-c",
+          'printf "%s|" "$@"',
+          "sh",
+          ...args,
+        ]);
+        assert.equal(printArgs.stdout, args.map((a) => `${a}|`).join(""));
+        const env = await run([launcher, "/usr/bin/env"], { ONLY: "this one", EMPTY: "" });
+        assert.deepEqual(env.stdout.trim().split("\n").sort(), ["EMPTY=", "ONLY=this one"]);
+      });
+      await t.step("a failure runs nothing and exits 127", async () => {
+        assert.equal((await run([launcher])).code, 127, "no program");
+        assert.equal((await run([launcher, join(dir, "missing")])).code, 127, "missing program");
+        // A session leader cannot call setsid again: the inner launcher must refuse to run.
+        const nested = await run([launcher, launcher, "/bin/echo", "ran"]);
+        assert.equal(nested.code, 127);
+        assert.equal(nested.stdout, "");
+      });
+      await t.step(
+        "spawnGroupLeader uses it, and a group kill reaches the grandchildren",
+        async () => {
+          const child = spawnGroupLeader("/bin/sh", {
+            args: ["-c", "sleep 30 & echo $!; wait"],
+            stdout: "piped",
+          }, launcher);
+          const reader = child.stdout.getReader();
+          const grandchild = Number(new TextDecoder().decode((await reader.read()).value).trim());
+          assert.equal(
+            ids(await Deno.readTextFile(`/proc/${grandchild}/stat`)).pgid,
+            String(child.pid),
+          );
+          Deno.kill(-child.pid, "SIGKILL");
+          await child.status;
+          reader.releaseLock();
+          await child.stdout.cancel();
+          await new Promise((r) => setTimeout(r, 100));
+          const state = await Deno.readTextFile(`/proc/${grandchild}/stat`).then(
+            (s) => s.slice(s.lastIndexOf(")") + 2, s.lastIndexOf(")") + 3),
+            () => "gone",
+          );
+          assert.ok(state === "gone" || state === "Z", `grandchild state ${state}`);
+        },
+      );
+      await t.step("a file that differs is replaced; one that is right is kept", async () => {
+        await Deno.chmod(launcher, 0o755);
+        await Deno.writeTextFile(launcher, "#!/bin/sh\necho tampered\n");
+        assert.equal(await installSessionLauncher(dir), launcher);
+        assert.deepEqual(await Deno.readFile(launcher), launcherBytes());
+        const before = (await Deno.stat(launcher)).mtime;
+        assert.equal(await installSessionLauncher(dir), launcher);
+        assert.deepEqual((await Deno.stat(launcher)).mtime, before);
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("the session launcher is a static x86-64 ELF executable whose entry is its code", () => {
+  const bytes = launcherBytes();
+  const view = new DataView(bytes.buffer);
+  assert.deepEqual([...bytes.subarray(0, 4)], [0x7f, 0x45, 0x4c, 0x46]);
+  assert.equal(view.getUint16(18, true), 0x3e);
+  const entry = Number(view.getBigUint64(24, true)) - 0x400000;
+  assert.equal(entry, 64 + 2 * 56);
+  assert.equal(bytes.length, entry + 47);
+  // No interpreter segment (PT_INTERP = 3): nothing is loaded before the code runs.
+  for (let i = 0; i < view.getUint16(56, true); i++) {
+    assert.notEqual(view.getUint32(64 + i * 56, true), 3);
+  }
+});
