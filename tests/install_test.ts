@@ -12,6 +12,7 @@ import type { ExecutionResult } from "../src/execution_result.ts";
 import { installDependencies, type InstallResult } from "../src/installer.ts";
 import { openWorkspace, readState, workspacePaths } from "../src/workspace.ts";
 import { WorkspaceFileError, writeWorkspaceFile } from "../src/workspace_files.ts";
+import { launcherBytes } from "../src/session_launcher.ts";
 import { type FixturePackage, NpmRegistryFixture, packTarball } from "./fixtures/npm_registry.ts";
 import { testSandbox } from "./helpers.ts";
 
@@ -571,6 +572,13 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
             /Requires write access to/,
           ],
           [
+            "replace the session launcher every child is started through",
+            `await Deno.writeTextFile(${
+              q(join(denoDir, "conductor-session-launcher"))
+            }, "#!/bin/sh\\nid\\n")`,
+            /Requires write access to ".*conductor-session-launcher"/,
+          ],
+          [
             "remove DENO_DIR/location_data (to turn localStorage back on)",
             `await Deno.remove(${q(join(denoDir, "location_data"))})`,
             /Requires write access to ".*location_data"/,
@@ -606,7 +614,14 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
             assert.deepEqual(await npmTree(denoDir), npmBefore);
             // Top level: only Deno's own caches (which Deno itself writes) may have appeared.
             for (const e of Deno.readDirSync(denoDir)) {
-              assert.match(e.name, /^(npm|gen|location_data|\w+_cache_v\d+(-shm|-wal|-journal)?)$/);
+              assert.match(
+                e.name,
+                /^(npm|gen|location_data|conductor-session-launcher|\w+_cache_v\d+(-shm|-wal|-journal)?)$/,
+              );
+            }
+            if (Deno.build.arch === "x86_64") {
+              const launcher = await Deno.readFile(join(denoDir, "conductor-session-launcher"));
+              assert.deepEqual(launcher, launcherBytes());
             }
             assert.ok((await Deno.lstat(join(denoDir, "location_data"))).isFile);
             const stateAfter = readState(ws);
