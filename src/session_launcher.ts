@@ -106,7 +106,8 @@ async function works(launcher: string): Promise<boolean> {
 
 /**
  * Installs the launcher in `denoDir` (an existing folder) and returns its path, or
- * `undefined` where it cannot serve: not Linux x86-64, or it does not run here.
+ * `undefined` where it cannot serve: not Linux x86-64, a folder it cannot be written to,
+ * or a machine where it does not run. Only a speed-up: callers fall back to `setsid`.
  */
 export async function installSessionLauncher(denoDir: string): Promise<string | undefined> {
   if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") return undefined;
@@ -116,10 +117,15 @@ export async function installSessionLauncher(denoDir: string): Promise<string | 
   const info = current && await Deno.lstat(path);
   if (!current || !sameBytes(current, bytes) || !info?.isFile || (info.mode! & 0o777) !== 0o555) {
     const temp = `${path}.${Deno.pid}.tmp`;
-    await Deno.remove(temp).catch(() => {});
-    await Deno.writeFile(temp, bytes, { mode: 0o555, createNew: true });
-    await Deno.chmod(temp, 0o555); // the umask may have taken bits away
-    await Deno.rename(temp, path);
+    try {
+      await Deno.remove(temp).catch(() => {});
+      await Deno.writeFile(temp, bytes, { mode: 0o555, createNew: true });
+      await Deno.chmod(temp, 0o555); // the umask may have taken bits away
+      await Deno.rename(temp, path);
+    } catch {
+      await Deno.remove(temp).catch(() => {});
+      return undefined;
+    }
   }
   return await works(path) ? path : undefined;
 }

@@ -99,6 +99,17 @@ Deno.test({
         assert.equal(await installSessionLauncher(dir), launcher);
         assert.deepEqual((await Deno.stat(launcher)).mtime, before);
       });
+      await t.step("where it cannot be installed, there is none (callers use setsid)", async () => {
+        const blocked = join(dir, "blocked");
+        await Deno.mkdir(join(blocked, "conductor-session-launcher", "x"), { recursive: true });
+        assert.equal(await installSessionLauncher(blocked), undefined);
+        assert.deepEqual([...Deno.readDirSync(blocked)].map((e) => e.name), [
+          "conductor-session-launcher",
+        ]);
+        const notAFolder = join(dir, "file");
+        await Deno.writeTextFile(notAFolder, "");
+        assert.equal(await installSessionLauncher(notAFolder), undefined);
+      });
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
