@@ -44,6 +44,21 @@ Deno.test("an execution ends when the event loop runs dry, with every output and
     assert.equal(r.stdout, "a\n");
     assert.ok(!("returnValue" in r));
   });
+  await t.step("code that replaces dispatchEvent still ends with a true result", async () => {
+    // No exit frame then: the conductor waits for the process itself.
+    const ok = await ts.sandbox.execute({
+      code: `globalThis.dispatchEvent = () => true; console.log("out"); 5`,
+    });
+    assert.equal(ok.status, "success", JSON.stringify(ok));
+    assert.deepEqual([ok.returnValue, ok.exitCode, ok.stdout], [5, 0, "out\n"]);
+    const failed = await ts.sandbox.execute({
+      code: `globalThis.dispatchEvent = () => true;
+        setTimeout(() => { throw new RangeError("late boom"); }, 5); 5`,
+    });
+    assert.equal(failed.status, "error", JSON.stringify(failed));
+    assert.equal(failed.exitCode, 1);
+    assert.match(failed.stderr, /Uncaught RangeError: late boom/);
+  });
   await t.step("a child leads its own session and process group from its start", async () => {
     const plan = await ts.sandbox.plan({ code: "" });
     if (Deno.build.arch === "x86_64") assert.match(plan.launcher ?? "", /session-launcher$/);
