@@ -28,6 +28,7 @@ import {
   pairedThroughput,
   peakOf,
   settledRssKb,
+  type Throughput,
   throughput,
   timed,
 } from "./measure.ts";
@@ -78,6 +79,27 @@ function latencyRow(figure: string, s: Summary, floor?: Summary, target?: string
     ...s,
     ...(floor ? { floorMedian: floor.median, ratio: s.median / floor.median } : {}),
   };
+}
+
+/**
+ * Where a throughput round's CPU went, per call, beside the bare spawner's: the processes
+ * that plan and spawn (`spawner`), and the sandbox children they reaped.
+ */
+function cpuRows(
+  label: string,
+  pair: { floor: Throughput; subject: Throughput },
+  spawner: string,
+): void {
+  const { floor, subject } = pair;
+  for (const [part, name] of [["spawner", spawner], ["children", "children"]] as const) {
+    rows.push({
+      figure: `${label}: CPU per call, ${name}`,
+      median: subject.cpuMs[part],
+      floor: floor.cpuMs[part],
+      ratio: subject.cpuMs[part] / floor.cpuMs[part],
+      unit: "ms",
+    });
+  }
 }
 
 const dir = await Deno.makeTempDir({ prefix: "conductor-bench-" });
@@ -143,6 +165,7 @@ rows.push({
   target: ">= 0.90x",
   unit: "calls/s",
 });
+cpuRows("library, 8 in flight", libTp, "conductor");
 // Under load the pool must never be slower than cold spawning: the same load with the
 // pool off is the floor here.
 const poolTp = await pairedThroughput(
@@ -299,7 +322,8 @@ pairedRow(
 for (const inFlight of [2, 8]) {
   let peak = 0;
   const sampler = setInterval(() => peak = Math.max(peak, memoryOf(pid)?.rssKb ?? 0), 20);
-  const pair = await pairedThroughput(3, 80, inFlight, bare, () => call("1+1"));
+  // The client's CPU (this process) counts with the server's: the floor has neither.
+  const pair = await pairedThroughput(3, 80, inFlight, bare, () => call("1+1"), [Deno.pid, pid]);
   clearInterval(sampler);
   const [tp, floorTp] = [pair.subject, pair.floor];
   rows.push({
@@ -311,6 +335,7 @@ for (const inFlight of [2, 8]) {
     ...(inFlight === 8 ? { target: ">= 0.90x" } : {}),
   });
   latencyRow(`MCP, ${inFlight} in flight, latency`, tp.latency, floorTp.latency);
+  if (inFlight === 8) cpuRows("MCP, 8 in flight", pair, "server + client");
   results[`mcpPeakRssKb${inFlight}`] = peak;
 }
 await mcp.client.close();
