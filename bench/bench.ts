@@ -7,7 +7,9 @@
  *
  * Floors: a bare `deno run --no-prompt` of the same code spawned from Deno (latency,
  * throughput, memory), a bare run importing the same cached npm package, and a direct SDK
- * client call to the same upstream (code mode).
+ * client call to the same upstream (code mode). Throughput rounds also show where the CPU
+ * went per call: the conductor (with the MCP client, over MCP) and its children, beside the
+ * bare spawner and its children.
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
