@@ -17,6 +17,9 @@ const apply = Reflect.apply;
 const isArray = Array.isArray;
 const objectKeys = Object.keys;
 const getPrototypeOf = Object.getPrototypeOf;
+const typedArrayPrototype = getPrototypeOf(Uint8Array.prototype);
+const byteCount = Object.getOwnPropertyDescriptor(typedArrayPrototype, "length").get;
+const subarray = typedArrayPrototype.subarray;
 const ownBootstrap = import.meta.url;
 const MARK = "\x1e";
 let pendingBytes = new Uint8Array(0);
@@ -55,8 +58,9 @@ const codeUrl =
 let errorSent = false;
 function writeAll(write, bytes) {
   try {
+    const total = apply(byteCount, bytes, []);
     let off = 0;
-    while (off < bytes.length) off += write(bytes.subarray(off));
+    while (off < total) off += write(apply(subarray, bytes, [off]));
     return true;
   } catch {
     return false;
@@ -166,7 +170,6 @@ function reportError(error) {
   if (errorSent) return;
   errorSent = true;
   sendFrame({ t: "error", error: describeError(error) });
-  sendExit(1);
   exit(1);
 }
 const dispatchOriginal = globalThis.dispatchEvent;

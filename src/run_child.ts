@@ -61,7 +61,9 @@ export class SandboxChild {
   #used = false;
   #fired: ExecutionStatus | undefined;
   #firedMessage = "";
-  #frames: Record<string, unknown>[] = [];
+  /** The first result and error frames; later ones, and other kinds, are not kept. */
+  #result: Record<string, unknown> | undefined;
+  #error: Record<string, unknown> | undefined;
   #out: CappedBuffer;
   #err: CappedBuffer;
   #pumps: Drain[];
@@ -116,7 +118,8 @@ export class SandboxChild {
         else if (frame.t === "exit") {
           if (typeof frame.code === "number") this.#exitCode = frame.code;
           this.#exitSeen[name].resolve();
-        } else this.#frames.push(frame);
+        } else if (frame.t === "result") this.#result ??= frame;
+        else if (frame.t === "error") this.#error ??= frame;
       },
       onOutput: (bytes) => {
         if (!buffer.add(bytes)) this.#fire("output_limit", `${name} exceeded ${buffer.cap} bytes`);
@@ -251,7 +254,6 @@ export class SandboxChild {
     let firedMessage = this.#firedMessage;
     const out = this.#out;
     const err = this.#err;
-    const frames = this.#frames;
 
     const stderr = err.text();
     if (!fired && status.signal === "SIGTRAP" && stderr.includes("Reached heap limit")) {
@@ -271,8 +273,8 @@ export class SandboxChild {
       exitCode: status.code,
     };
     if (status.signal) result.signal = status.signal;
-    const errorFrame = frames.find((f) => f.t === "error");
-    const resultFrame = frames.find((f) => f.t === "result");
+    const errorFrame = this.#error;
+    const resultFrame = this.#result;
     if (resultFrame && "value" in resultFrame) result.returnValue = resultFrame.value;
 
     if (fired) {

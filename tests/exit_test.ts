@@ -44,8 +44,17 @@ Deno.test("an execution ends when the event loop runs dry, with every output and
     assert.equal(r.stdout, "a\n");
     assert.ok(!("returnValue" in r));
   });
+  await t.step("an uncaught error keeps what the code's unload listeners print", async () => {
+    const r = await ts.sandbox.execute({
+      code: `addEventListener("unload", () => console.log("cleanup"));
+        setTimeout(() => { throw new RangeError("late"); }, 5); 1`,
+    });
+    assert.equal(r.status, "error");
+    assert.equal(r.error?.type, "RangeError");
+    assert.equal(r.stdout, "cleanup\n");
+  });
   await t.step("code that replaces dispatchEvent still ends with a true result", async () => {
-    // No exit frame then: the conductor waits for the process itself.
+    // The bootstrap's hook is gone then: results and errors come from the process itself.
     const ok = await ts.sandbox.execute({
       code: `globalThis.dispatchEvent = () => true; console.log("out"); 5`,
     });

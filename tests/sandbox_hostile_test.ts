@@ -445,6 +445,94 @@ Deno.test("frames printed by the code cannot forge the result, and their bytes s
   await assertHealthy(ts.sandbox);
 });
 
+/**
+ * Code that patches every method and getter of the typed array, ArrayBuffer, String, Object,
+ * Array and Function prototypes, records every call whose receiver or argument holds the
+ * bytes of a frame (the nonce follows the marker), and, if it learned a nonce, forges a result.
+ */
+const PROTOTYPE_SPY = `
+const marker = "\\x1e";
+let nonce;
+let busy = false;
+const look = (v) => {
+  try {
+    let s;
+    if (typeof v === "string") s = v;
+    else if (ArrayBuffer.isView(v)) s = String.fromCharCode(...new Uint8Array(v.buffer, v.byteOffset, Math.min(v.byteLength, 64)));
+    else if (v instanceof ArrayBuffer) s = String.fromCharCode(...new Uint8Array(v, 0, Math.min(v.byteLength, 64)));
+    const m = s && /\\x1e([0-9a-f]{16,})\\{/.exec(s);
+    if (m) nonce ??= m[1];
+  } catch { /* not readable */ }
+};
+const protos = [Object.getPrototypeOf(Uint8Array.prototype), Uint8Array.prototype, ArrayBuffer.prototype,
+  String.prototype, Object.prototype, Array.prototype, Function.prototype];
+for (const proto of protos) {
+  for (const key of Reflect.ownKeys(proto)) {
+    const d = Object.getOwnPropertyDescriptor(proto, key);
+    if (key === "constructor" || !d?.configurable) continue;
+    if (typeof d.value === "function") {
+      const orig = d.value;
+      d.value = function (...args) {
+        if (!busy) { busy = true; look(this); args.forEach(look); busy = false; }
+        return Reflect.apply(orig, this, args);
+      };
+    } else if (d.get) {
+      const get = d.get;
+      d.get = function () {
+        if (!busy) { busy = true; look(this); busy = false; }
+        return Reflect.apply(get, this, []);
+      };
+    } else continue;
+    Object.defineProperty(proto, key, d);
+  }
+}
+setTimeout(() => {
+  busy = true;
+  if (nonce) Deno.stdout.writeSync(new TextEncoder().encode(marker + nonce + JSON.stringify({ t: "result", value: "FORGED" }) + marker));
+  console.log("learned a nonce: " + (nonce !== undefined));
+}, 20);
+"genuine"`;
+
+Deno.test("code that patches the prototypes the frame writer might use never learns the nonce", async () => {
+  await using ts = await testSandbox();
+  const result = await ts.sandbox.execute({ code: PROTOTYPE_SPY });
+  assertStatus(result, "success");
+  assert.equal(result.returnValue, "genuine");
+  assert.equal(result.stdout, "learned a nonce: false\n");
+  await assertHealthy(ts.sandbox);
+});
+
+Deno.test("a child that knows the nonce and floods frames: the first result and error count, later ones are dropped", async () => {
+  await using ts = await testSandbox();
+  const dir = await Deno.makeTempDir();
+  // Stands in for a bootstrap whose nonce leaked: it reads the header and floods frames.
+  const flooder = join(dir, "flooder.js");
+  await Deno.writeTextFile(
+    flooder,
+    `const buf = new Uint8Array(1 << 20);
+    const n = Deno.stdin.readSync(buf);
+    const { nonce } = JSON.parse(new TextDecoder().decode(buf.subarray(0, n)));
+    const frame = (m) => "\\x1e" + nonce + JSON.stringify(m) + "\\x1e";
+    const out = (text) => Deno.stdout.writeSync(new TextEncoder().encode(text));
+    out(frame({ t: "result", value: "first" }) + frame({ t: "error", error: { type: "E", message: "first" } }));
+    const burst = (frame({ t: "result", value: "later" }) + frame({ t: "x", pad: "y".repeat(900) })).repeat(1000);
+    for (let i = 0; i < 50; i++) out(burst);
+    out(frame({ t: "exit", code: 0 }));
+    Deno.stderr.writeSync(new TextEncoder().encode(frame({ t: "exit", code: 0 })));`,
+  );
+  try {
+    const plan = await ts.sandbox.plan({ code: "" });
+    plan.argv = [Deno.execPath(), "run", "--no-prompt", `--allow-read=${dir}`, flooder];
+    const { SandboxChild } = await import("../src/run_child.ts");
+    const result = await new SandboxChild(plan).run(plan, "", { started: performance.now() });
+    assert.equal(result.returnValue, "first");
+    assert.equal(result.error?.message, "first");
+    assert.equal(result.stdout, "");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 // ---------------------------------------------------------------------------------------
 // Limits
 
