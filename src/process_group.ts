@@ -20,7 +20,8 @@ const SETSID = ["/usr/bin/setsid", "/bin/setsid"].find((path) => {
  * one kill reaches everything it starts. Through a launcher that calls setsid and execs in
  * place (same pid): the conductor's own (`session_launcher.ts`) when given, else
  * util-linux `setsid`; Deno's `detached: true`, the last resort, costs the conductor
- * 1.5-2 ms of blocking fork per spawn.
+ * 1.5-2 ms of blocking fork per spawn. A launcher that cannot be started (deleted with its
+ * cache folder, say) ran nothing: the spawn falls back.
  */
 export function spawnGroupLeader(
   command: string,
@@ -28,7 +29,13 @@ export function spawnGroupLeader(
   launcher?: string,
 ): Deno.ChildProcess {
   const args = options.args ?? [];
-  if (launcher) return new Deno.Command(launcher, { ...options, args: [command, ...args] }).spawn();
+  if (launcher) {
+    try {
+      return new Deno.Command(launcher, { ...options, args: [command, ...args] }).spawn();
+    } catch {
+      // fall back below
+    }
+  }
   if (!SETSID) return new Deno.Command(command, { ...options, detached: true }).spawn();
   return new Deno.Command(SETSID, { ...options, args: ["--", command, ...args] }).spawn();
 }

@@ -150,8 +150,12 @@ export class Sandbox {
       // Once the caller has its result: predict the next run of a conversation the caller
       // keeps using (it named it), with the same workspace and flags; refill generic ones.
       setTimeout(() => {
-        if (named && this.limiter.running + this.limiter.queued < this.limiter.max) {
-          this.pool!.offer(plan);
+        try {
+          if (named && this.limiter.running + this.limiter.queued < this.limiter.max) {
+            this.pool!.offer(plan);
+          }
+        } catch {
+          // A child that cannot be started ahead is started when its request comes.
         }
         this.refill().catch(() => {});
       }, 0);

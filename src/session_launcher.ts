@@ -113,12 +113,11 @@ export async function installSessionLauncher(denoDir: string): Promise<string | 
   if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") return undefined;
   const path = join(denoDir, FILE_NAME);
   const bytes = launcherBytes();
-  const current = await Deno.readFile(path).catch(() => undefined);
-  const info = current && await Deno.lstat(path);
-  if (!current || !sameBytes(current, bytes) || !info?.isFile || (info.mode! & 0o777) !== 0o555) {
-    const temp = `${path}.${Deno.pid}.tmp`;
+  if (!await isInstalled(path, bytes)) {
+    // A temp name of its own: two installs (two sandboxes, or two conductors sharing the
+    // folder) never touch each other's half-written file.
+    const temp = `${path}.${crypto.randomUUID()}.tmp`;
     try {
-      await Deno.remove(temp).catch(() => {});
       await Deno.writeFile(temp, bytes, { mode: 0o555, createNew: true });
       await Deno.chmod(temp, 0o555); // the umask may have taken bits away
       await Deno.rename(temp, path);
@@ -128,4 +127,18 @@ export async function installSessionLauncher(denoDir: string): Promise<string | 
     }
   }
   return await works(path) ? path : undefined;
+}
+
+/**
+ * Whether `path` is exactly the launcher: checked without following links or reading
+ * anything but a regular file of its size, owned by this user, with one name and mode 555.
+ */
+async function isInstalled(path: string, bytes: Uint8Array): Promise<boolean> {
+  const info = await Deno.lstat(path).catch(() => undefined);
+  if (
+    !info?.isFile || info.size !== bytes.length || info.nlink !== 1 ||
+    info.uid !== Deno.uid() || (info.mode! & 0o7777) !== 0o555
+  ) return false;
+  const current = await Deno.readFile(path).catch(() => undefined);
+  return current !== undefined && sameBytes(current, bytes);
 }

@@ -99,6 +99,45 @@ Deno.test({
         assert.equal(await installSessionLauncher(dir), launcher);
         assert.deepEqual((await Deno.stat(launcher)).mtime, before);
       });
+      await t.step("a symlink, extra bits or a second name in its place are replaced", async () => {
+        const elsewhere = join(dir, "elsewhere");
+        await Deno.writeFile(elsewhere, launcherBytes(), { mode: 0o555 });
+        for (
+          const plant of [
+            () => Deno.symlink(elsewhere, launcher),
+            () => Deno.link(elsewhere, launcher),
+            async () => {
+              await Deno.writeFile(launcher, launcherBytes());
+              await Deno.chmod(launcher, 0o4555);
+            },
+          ]
+        ) {
+          await Deno.remove(launcher);
+          await plant();
+          assert.equal(await installSessionLauncher(dir), launcher);
+          const info = await Deno.lstat(launcher);
+          assert.ok(info.isFile && info.nlink === 1 && (info.mode! & 0o7777) === 0o555);
+        }
+      });
+      await t.step("installs racing in one folder all end with the launcher", async () => {
+        const fresh = join(dir, "race");
+        await Deno.mkdir(fresh);
+        const paths = await Promise.all(
+          Array.from({ length: 8 }, () => installSessionLauncher(fresh)),
+        );
+        assert.deepEqual(new Set(paths), new Set([join(fresh, "conductor-session-launcher")]));
+        assert.deepEqual([...Deno.readDirSync(fresh)].map((e) => e.name), [
+          "conductor-session-launcher",
+        ]);
+      });
+      await t.step("spawnGroupLeader falls back to setsid when the launcher is gone", async () => {
+        const child = spawnGroupLeader("/bin/cat", {
+          args: ["/proc/self/stat"],
+          stdout: "piped",
+        }, join(dir, "deleted-launcher"));
+        const { pid, pgid, sid } = ids(new TextDecoder().decode((await child.output()).stdout));
+        assert.deepEqual([pgid, sid], [pid, pid]);
+      });
       await t.step("where it cannot be installed, there is none (callers use setsid)", async () => {
         const blocked = join(dir, "blocked");
         await Deno.mkdir(join(blocked, "conductor-session-launcher", "x"), { recursive: true });
@@ -123,9 +162,11 @@ Deno.test("the session launcher is a static x86-64 ELF executable whose entry is
   assert.equal(view.getUint16(18, true), 0x3e);
   const entry = Number(view.getBigUint64(24, true)) - 0x400000;
   assert.equal(entry, 64 + 2 * 56);
-  assert.equal(bytes.length, entry + 47);
-  // No interpreter segment (PT_INTERP = 3): nothing is loaded before the code runs.
-  for (let i = 0; i < view.getUint16(56, true); i++) {
-    assert.notEqual(view.getUint32(64 + i * 56, true), 3);
-  }
+  // Two program headers: the code, loaded read + execute (PT_LOAD = 1, flags 5), and the
+  // stack, read + write only (PT_GNU_STACK, flags 6). No interpreter (PT_INTERP = 3).
+  const headers = Array.from({ length: view.getUint16(56, true) }, (_, i) => ({
+    type: view.getUint32(64 + i * 56, true),
+    flags: view.getUint32(64 + i * 56 + 4, true),
+  }));
+  assert.deepEqual(headers, [{ type: 1, flags: 5 }, { type: 0x6474e551, flags: 6 }]);
 });

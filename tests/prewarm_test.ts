@@ -2,6 +2,7 @@
  * Prewarmed children: indistinguishable from cold ones, used once, dropped when stale.
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { resolveConfig } from "../src/config.ts";
 import { Sandbox } from "../src/sandbox.ts";
 import { sharedDenoDir } from "./helpers.ts";
@@ -211,4 +212,31 @@ Deno.test("idle children stay within the pool's memory budget", async (t) => {
     const second = await s.warm.execute({ code: "6 * 7", conversationId: "budget-c" });
     assert.equal(second.returnValue, 42);
   });
+});
+
+Deno.test("a session launcher deleted while serving: every run falls back to setsid, nothing crashes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "conductor-prewarm-" });
+  const config = resolveConfig({
+    workspacesDir: join(dir, "ws"),
+    denoDir: join(dir, "deno"),
+    prewarm: { generic: 1, maxChildren: 3, idleMs: 30_000 },
+  });
+  const warm = new Sandbox(config, { prewarm: true });
+  try {
+    await warm.init();
+    const first = await warm.execute({ code: "1", conversationId: "a" });
+    assert.equal(first.status, "success", JSON.stringify(first));
+    await ready(warm, "a");
+    await Deno.remove(join(config.denoDir, "conductor-session-launcher")).catch(() => {});
+    // The prewarmed child, then children started (cold and ahead) without the launcher.
+    for (const conversationId of ["a", "a", "a", undefined]) {
+      const r = await warm.execute({ code: "2", conversationId });
+      assert.equal(r.status, "success", JSON.stringify(r));
+      assert.equal(r.returnValue, 2);
+      await new Promise((r) => setTimeout(r, 50)); // let the next child be started ahead
+    }
+  } finally {
+    await warm.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
 });
