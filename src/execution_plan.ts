@@ -45,6 +45,9 @@ import {
 /** Absolute path of the trusted bootstrap every child runs. */
 export const BOOTSTRAP_PATH = fileURLToPath(new URL("./bootstrap.js", import.meta.url));
 
+/** The conductor's own code (the bootstrap every child starts with included). */
+const CONDUCTOR_ROOT = fileURLToPath(new URL("..", import.meta.url));
+
 /** Largest code accepted, in bytes of UTF-8. */
 export const MAX_CODE_BYTES = 4 * 1024 * 1024;
 
@@ -155,10 +158,15 @@ export async function makePlan(
     filesDir: workspace.filesDir,
   });
   const roots = [...new Set([workspace.filesDir, ...config.ceiling.read, ...config.ceiling.write])];
+  // Security: never granted, nor any folder holding them: the conductor's data, its config
+  // (upstream credentials), its code and the deno binary (run by every child and by it).
   const conductorPaths = [
     dirname(workspace.root), // the real workspaces folder, resolved once by workspacePaths
     config.denoDir,
     ...(config.auditFile ? [config.auditFile] : []),
+    ...(config.source ? [config.source] : []),
+    CONDUCTOR_ROOT,
+    Deno.execPath(),
   ];
   const pathDenials = denied.length ? [] : [
     ...await checkGrantedPaths(granted, roots, {

@@ -119,7 +119,7 @@ export async function checkGrantedPaths(
           kind,
           value: path,
           reason:
-            `reaches the conductor's own data ("${ownData}": workspaces, cache or audit log), never granted`,
+            `reaches the conductor's own files ("${ownData}": workspaces, cache, audit log, config, code or deno binary), never granted`,
         });
         continue;
       }

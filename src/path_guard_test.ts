@@ -110,5 +110,5 @@ Deno.test("checkGrantedPaths() never grants the conductor's own data, even insid
     ["read", root],
     ["write", join(ws, ".deno", "npm")],
   ]);
-  assert.match(denied[0]!.reason, /conductor's own data/);
+  assert.match(denied[0]!.reason, /conductor's own files/);
 });

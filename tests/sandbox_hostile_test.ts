@@ -3,10 +3,11 @@
  * that the same sandbox still runs `1 + 1`.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { ExecutionResult } from "../src/execution_result.ts";
-import type { Sandbox } from "../src/sandbox.ts";
-import { loopbackServer, testSandbox } from "./helpers.ts";
+import { resolveConfig } from "../src/config.ts";
+import { Sandbox } from "../src/sandbox.ts";
+import { loopbackServer, sharedDenoDir, testSandbox } from "./helpers.ts";
 
 /** The files folder of a conversation, created before the run so the test can seed it. */
 async function filesDirOf(workspacesDir: string, conversationId: string): Promise<string> {
@@ -528,6 +529,54 @@ Deno.test("a child that knows the nonce and floods frames: the first result and 
     assert.equal(result.returnValue, "first");
     assert.equal(result.error?.message, "first");
     assert.equal(result.stdout, "");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the conductor's config, code and deno binary are never granted, even inside a ceiling folder", async (t) => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const project = join(dir, "project");
+    await Deno.mkdir(join(project, "data"), { recursive: true });
+    const configFile = join(project, "conductor.jsonc");
+    await Deno.writeTextFile(configFile, '{ "mcpServers": {} } // TOKEN=secret');
+    await Deno.writeTextFile(join(project, "data", "ok.txt"), "ok");
+    const src = new URL("../src/", import.meta.url).pathname.replace(/\/$/, "");
+    const deno = Deno.realPathSync(Deno.execPath());
+    const sandbox = new Sandbox(
+      resolveConfig(
+        {
+          workspacesDir: join(dir, "ws"),
+          denoDir: sharedDenoDir(),
+          ceiling: { read: [project, src], write: [dirname(deno)] },
+        },
+        project,
+        configFile,
+      ),
+    );
+    await t.step("control: a folder beside the config is readable", async () => {
+      const r = await sandbox.execute({
+        code: `Deno.readTextFileSync(${JSON.stringify(join(project, "data", "ok.txt"))})`,
+        permissions: { read: [join(project, "data")] },
+      });
+      assertStatus(r, "success");
+      assert.equal(r.returnValue, "ok");
+    });
+    for (
+      const [name, permissions] of [
+        ["the config's folder (upstream credentials)", { read: [project] }],
+        ["the config file", { read: [configFile] }],
+        ["the conductor's code (the bootstrap)", { read: [src] }],
+        ["the deno binary's folder", { write: [dirname(deno)] }],
+      ] as const
+    ) {
+      await t.step(`${name}: rejected before running`, async () => {
+        const r = await sandbox.execute({ code: "1", permissions });
+        assertStatus(r, "rejected");
+        assert.match(r.error?.message ?? "", /conductor's own files/);
+      });
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
