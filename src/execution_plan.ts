@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import type { Limits, ResolvedConfig } from "./config.ts";
 import type { ExecutionError } from "./execution_result.ts";
 import { checkDependencies } from "./installer.ts";
+import { hostAddresses } from "./host_addresses.ts";
 import { heapMbFor, type LimitsRequest, resolveLimits } from "./limits.ts";
 import { checkGrantedPaths } from "./path_guard.ts";
 import {
@@ -258,6 +259,7 @@ export function applyWorkspaceState(
   const args = buildRunArgs(granted, {
     bootstrap: BOOTSTRAP_PATH,
     privateNet: config.ceiling.privateNet,
+    hostAddresses: plan.granted.net || plan.granted.all ? hostAddresses() : [],
     heapMb: heapMbFor(plan.limits.memoryMb),
     ...(hasDeps
       ? {

@@ -477,6 +477,8 @@ export interface RunArgsOptions {
   bootstrap: string;
   /** The ceiling's private-network exceptions, for the `--deny-net` list. */
   privateNet: readonly string[];
+  /** The host's own addresses outside the private ranges, denied too (`host_addresses.ts`). */
+  hostAddresses?: readonly string[];
   /** V8 old-space cap in MB. */
   heapMb: number;
   /** Generated config (import map) and lockfile; without them, `--no-config`. */
@@ -520,7 +522,11 @@ export function buildRunArgs(granted: Permissions, options: RunArgsOptions): str
   listFlag("run", granted.run);
   if (granted.ffi) args.push("--allow-ffi");
   if (granted.net || granted.all) {
-    args.push(`--deny-net=${denyNetList(options.privateNet).join(",")}`);
+    const deny = new Set(denyNetList(options.privateNet));
+    for (const address of options.hostAddresses ?? []) {
+      if (!options.privateNet.includes(address)) deny.add(address);
+    }
+    args.push(`--deny-net=${[...deny].join(",")}`);
   }
   args.push(options.bootstrap);
   return args;

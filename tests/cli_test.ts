@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { sharedDenoDir, withoutDenoDownloads } from "./helpers.ts";
+import { hostAddresses } from "../src/host_addresses.ts";
 
 const MAIN = fromFileUrl(new URL("../main.ts", import.meta.url));
 const CONDUCTOR_FLAGS = ["--allow-all"];
@@ -164,6 +165,9 @@ Deno.test("conductor exec --explain prints the plan exactly, and runs nothing", 
   ], { config: { ceiling: { privateNet: ["127.0.0.1"] } } });
   const deno = Deno.execPath();
   const bootstrap = fromFileUrl(new URL("../src/bootstrap.js", import.meta.url));
+  // The host's own interface addresses follow the private ranges.
+  const ownAddresses = hostAddresses().filter((a) => !["[::1]", "[::]"].includes(a))
+    .map((a) => `,${a}`).join("");
   assert.equal(r.code, 0);
   assert.equal(
     r.stdout,
@@ -182,7 +186,7 @@ Deno.test("conductor exec --explain prints the plan exactly, and runs nothing", 
       "127.0.128.0/17,127.1.0.0/16,127.2.0.0/15,127.4.0.0/14,127.8.0.0/13,127.16.0.0/12," +
       "127.32.0.0/11,127.64.0.0/10,127.128.0.0/9,169.254.0.0/16,172.16.0.0/12,192.0.0.0/24," +
       "192.0.2.0/24,192.168.0.0/16,198.18.0.0/15,198.51.100.0/24,203.0.113.0/24,224.0.0.0/4," +
-      `240.0.0.0/4,[::1],[::],[fd00:ec2::254]' ${bootstrap}`,
+      `240.0.0.0/4,[::1],[::],[fd00:ec2::254]${ownAddresses}' ${bootstrap}`,
       "",
     ].join("\n"),
   );

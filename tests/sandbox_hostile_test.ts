@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import type { ExecutionResult } from "../src/execution_result.ts";
 import { resolveConfig } from "../src/config.ts";
 import { Sandbox } from "../src/sandbox.ts";
+import { hostAddresses } from "../src/host_addresses.ts";
 import { loopbackServer, sharedDenoDir, testSandbox } from "./helpers.ts";
 
 /** The files folder of a conversation, created before the run so the test can seed it. */
@@ -282,6 +283,37 @@ Deno.test("fetch with net: true to every spelling of loopback is denied under th
     });
   }
   await assertHealthy(ts.sandbox);
+});
+
+// Link-local addresses are denied too, but cannot be reached without a zone: not tried here.
+const ownAddresses = hostAddresses().filter((a) => !a.startsWith("[fe80:"));
+Deno.test({
+  name: "fetch with net: true to the host's own interface addresses is denied, unless opened",
+  ignore: ownAddresses.length === 0, // a host with only loopback and private IPv4
+  async fn(t) {
+    await using ts = await testSandbox();
+    await using server = Deno.serve(
+      { hostname: "::", port: 0, onListen: () => {} },
+      () => new Response("host"),
+    );
+    const port = server.addr.port;
+    for (const address of ownAddresses) {
+      await t.step(`${address}: denied; reachable when the operator opens it`, async () => {
+        const url = `http://${address}:${port}/`;
+        // Control: the server answers on that address (from the conductor's side).
+        assert.equal(await (await fetch(url)).text(), "host");
+        const code = fetchCode(url);
+        const denied = await ts.sandbox.execute({ code, permissions: { net: true } });
+        assertStatus(denied, "error");
+        assert.equal(denied.error?.type, "NotCapable", describe(denied));
+        await using opened = await testSandbox({ privateNet: [address] });
+        const allowed = await opened.sandbox.execute({ code, permissions: { net: true } });
+        assertStatus(allowed, "success");
+        assert.equal(allowed.returnValue, "host");
+      });
+    }
+    await assertHealthy(ts.sandbox);
+  },
 });
 
 Deno.test({
