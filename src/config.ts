@@ -2,7 +2,7 @@
  * `conductor.jsonc`: what the operator writes (`ConductorConfig`, every field optional)
  * resolved once into `ResolvedConfig` (every field set). The core only sees the latter.
  */
-import { dirname, isAbsolute, resolve } from "node:path";
+import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse, type ParseError, printParseErrorCode } from "jsonc-parser";
 import { DEFAULT_DEPENDENCY_POLICY, type DependencyPolicy } from "./dependencies.ts";
@@ -12,6 +12,7 @@ import type { PrewarmOptions } from "./prewarm_pool.ts";
 import type { ToolLimits } from "./tool_bridge.ts";
 import type { UpstreamConfig } from "./upstreams.ts";
 import { isInside } from "./paths.ts";
+import { isConversationId } from "./workspace.ts";
 import { parseCidr } from "./private_net.ts";
 
 /** Per-execution limits. */
@@ -271,6 +272,23 @@ export function resolveConfig(
   const limits = obj.limits === undefined
     ? defaults
     : resolveLimits(obj.limits, "limits", defaults, maxLimits);
+  const auditFile = obj.auditFile === null
+    ? null
+    : path("auditFile", resolve(workspacesDir, "audit.jsonl"));
+  // Security: a conversation named like a folder of the conductor's own data would run in
+  // it, and deleting that conversation would delete it.
+  for (const [key, value] of [["denoDir", denoDir], ["auditFile", auditFile]] as const) {
+    const inside = value === null ? undefined : relative(workspacesDir, value);
+    if (inside !== undefined && !inside.startsWith("..") && !isAbsolute(inside)) {
+      if (inside === "" || isConversationId(inside.split(sep)[0]!)) {
+        fail(
+          key,
+          "a path outside workspacesDir, or in it under a name no conversation can have (like .deno)",
+          obj[key],
+        );
+      }
+    }
+  }
   return {
     source,
     workspacesDir,
@@ -285,9 +303,7 @@ export function resolveConfig(
     installTimeoutMs: integer("installTimeoutMs", 120_000, 1000, 3600_000),
     maxConcurrent: integer("maxConcurrent", navigator.hardwareConcurrency || 2, 1, 1024),
     maxQueue: integer("maxQueue", 64, 0, 100_000),
-    auditFile: obj.auditFile === null
-      ? null
-      : path("auditFile", resolve(workspacesDir, "audit.jsonl")),
+    auditFile,
     npmRegistry: resolveRegistry(obj.npmRegistry),
     prewarm: resolvePrewarm(obj.prewarm),
     mcpServers: resolveMcpServers(obj.mcpServers, baseDir),

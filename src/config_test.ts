@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  ConfigError,
   DEFAULT_LIMITS,
   DEFAULT_MAX_LIMITS,
   loadConfig,
@@ -125,5 +126,31 @@ Deno.test("loadConfig() ignores a conductor.jsonc inside the default workspaces 
     assert.equal((await loadConfig({ cwd: dir })).ceiling.all, false);
   } finally {
     await Deno.remove(join(dir, ".."), { recursive: true });
+  }
+});
+
+Deno.test("resolveConfig() refuses a denoDir or auditFile a conversation could be named after", () => {
+  for (
+    const raw of [
+      { workspacesDir: "/srv/ws", denoDir: "/srv/ws/denocache" },
+      { workspacesDir: "/srv/ws", denoDir: "/srv/ws/cache/deno" },
+      { workspacesDir: "/srv/ws", denoDir: "/srv/ws" },
+      { workspacesDir: "/srv/ws", auditFile: "/srv/ws/audit" },
+    ]
+  ) {
+    assert.throws(() => resolveConfig(raw), ConfigError, JSON.stringify(raw));
+  }
+  for (
+    const raw of [
+      { workspacesDir: "/srv/ws" },
+      {
+        workspacesDir: "/srv/ws",
+        denoDir: "/srv/ws/.cache/deno",
+        auditFile: "/srv/ws/audit.jsonl",
+      },
+      { workspacesDir: "/srv/ws", denoDir: "/srv/deno", auditFile: "/var/log/conductor" },
+    ]
+  ) {
+    resolveConfig(raw);
   }
 });

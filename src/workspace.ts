@@ -37,6 +37,11 @@ export interface WorkspaceInfo {
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 
+/** Whether a folder name under the workspaces folder could be a conversation's workspace. */
+export function isConversationId(name: string): boolean {
+  return ID_RE.test(name);
+}
+
 /** A workspace id that cannot be used: traversal, bad characters, or too long. */
 export class WorkspaceIdError extends TypeError {
   override name = "WorkspaceIdError";
