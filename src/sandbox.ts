@@ -202,24 +202,34 @@ export class Sandbox {
       if (options.signal?.aborted) {
         return early("cancelled", "cancelled", "Cancelled before it started");
       }
-      if (plan.dependencies.length) {
-        const install = await installDependencies(this.config, plan.workspace, plan.dependencies, {
-          frozen: request.frozen ?? false,
-          signal: options.signal,
-          onProgress: options.onProgress,
-        });
-        if (install.status === "rejected" || install.status === "install_error") {
-          return early(install.status, "InstallError", install.message ?? "The install failed");
-        }
-        if (install.status === "installed") {
-          applyWorkspaceState(this.config, plan, readState(plan.workspace));
-        }
-      }
       let result: ExecutionResult;
       try {
-        result = await this.limiter.run(() => {
+        // The install (step 1) holds the slot too: a request's `deno install` child counts
+        // toward maxConcurrent like its run.
+        result = await this.limiter.run(async () => {
+          if (plan.dependencies.length) {
+            const install = await installDependencies(
+              this.config,
+              plan.workspace,
+              plan.dependencies,
+              {
+                frozen: request.frozen ?? false,
+                signal: options.signal,
+                onProgress: options.onProgress,
+              },
+            );
+            if (install.status === "rejected" || install.status === "install_error") {
+              return early(install.status, "InstallError", install.message ?? "The install failed");
+            }
+            if (install.status === "installed") {
+              applyWorkspaceState(this.config, plan, readState(plan.workspace));
+            }
+            if (options.signal?.aborted) {
+              return early("cancelled", "cancelled", "Cancelled after the install");
+            }
+          }
           const child = this.pool?.take(plan) ?? new SandboxChild(plan);
-          return child.run(plan, request.code, {
+          return await child.run(plan, request.code, {
             signal: options.signal,
             started,
             bridge: this.#bridge(plan),
@@ -233,6 +243,7 @@ export class Sandbox {
         }
         throw error;
       }
+      if (result.status === "rejected" || result.status === "install_error") return result;
       await this.#checkQuota(plan, result);
       return result;
     } finally {

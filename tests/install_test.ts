@@ -952,6 +952,38 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
     );
 
     // -------------------------------------------------------------------------------
+    await t.step(
+      "a run's install holds an execution slot: past maxQueue, a second is Busy",
+      async () => {
+        await using one = await testSandbox({}, {
+          denoDir,
+          npmRegistry: registry.url,
+          maxConcurrent: 1,
+          maxQueue: 0,
+        });
+        // A package nobody installed yet: the first run's install must reach the registry.
+        await registry.publish({ ...HELLO, name: "fixture-slot" });
+        registry.delayMs = 300;
+        try {
+          const run = (conversationId: string) =>
+            one.sandbox.execute({
+              code: 'import { hello } from "fixture-slot"; hello("slot")',
+              conversationId,
+              dependencies: ["npm:fixture-slot@1.0.0"],
+            });
+          const first = run("slot-a");
+          await new Promise((r) => setTimeout(r, 100)); // the first is installing now
+          const second = await run("slot-b");
+          assert.equal(second.status, "rejected", JSON.stringify(second));
+          assert.equal(second.error?.type, "Busy");
+          assertSuccess(await first, "hello slot");
+        } finally {
+          registry.delayMs = 0;
+        }
+      },
+    );
+
+    // -------------------------------------------------------------------------------
     await t.step("two installs at once in one workspace are serialized and both kept", async () => {
       registry.delayMs = 150;
       try {
