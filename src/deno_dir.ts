@@ -15,11 +15,11 @@
  * cache is switched off in the child's env instead (`DENO_EMIT_CACHE_MODE=disable`): a
  * file in place of `gen/data` makes every run wait ~150 ms.
  *
- * The module analysis cache is a filter rather than a block: its table is a view whose
- * insert trigger keeps only the bootstrap and the npm cache's files (the same for every
- * conversation) and drops every other module, the user's code first. Each child then
- * skips re-parsing the bootstrap (0.3-0.4 ms of CPU per child, measured against the
- * block), and nothing of anyone's code is written.
+ * The module and CommonJS analysis caches are filters rather than blocks: each table is a
+ * view whose insert trigger keeps only the bootstrap and the npm cache's files (the same
+ * for every conversation) and drops every other module, the user's code first. Each child
+ * then skips re-parsing the bootstrap (0.3-0.4 ms of CPU per child, measured against the
+ * block) and npm packages' CommonJS analysis, and nothing of anyone's code is written.
  */
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
@@ -31,42 +31,70 @@ const BLOCKED_FOLDERS = ["location_data"];
 
 /**
  * SQLite caches Deno must not be able to open: a folder stands in their place. This one
- * grows with every distinct piece of code; `node_analysis_cache_v2` grows only per npm
- * package, and stays (it spares each run re-analyzing CommonJS packages).
+ * would hold a compiled copy of every distinct piece of code.
  */
 const BLOCKED_DATABASES = ["v8_code_cache_v2"];
 
-/** Deno's module analysis cache: one row per module, keyed by its URL. */
-const MODULE_INFO_DB = "dep_analysis_cache_v2";
+/** A cache Deno keeps one row per module in, keyed by the module's URL (`specifier`). */
+interface FilteredCache {
+  file: string;
+  table: string;
+  /** Its columns as Deno creates them, `specifier` first. */
+  columns: string[];
+}
 
 /**
- * The module analysis cache as a filter. Deno opens it, creates its tables if missing
- * (`IF NOT EXISTS` sees the view) and writes `INSERT OR REPLACE INTO moduleinfocache`;
- * the trigger keeps a row only for a module under one of `keep`.
+ * Caches that would hold user code: the module analysis of every module (a `data:` URL is
+ * the code itself), and the CommonJS analysis of every `.cjs` file a run imports (its
+ * export names, verbatim, without bound). Only rows for modules under `keep` are kept.
  */
-function moduleInfoSchema(keep: string[]): string {
+const FILTERED_CACHES: FilteredCache[] = [
+  {
+    file: "dep_analysis_cache_v2",
+    table: "moduleinfocache",
+    columns: [
+      "specifier TEXT PRIMARY KEY",
+      "media_type INTEGER NOT NULL",
+      "source_hash INTEGER NOT NULL",
+      "module_info TEXT NOT NULL",
+    ],
+  },
+  {
+    file: "node_analysis_cache_v2",
+    table: "cjsanalysiscache",
+    columns: ["specifier TEXT PRIMARY KEY", "source_hash INTEGER NOT NULL", "data TEXT NOT NULL"],
+  },
+];
+
+/**
+ * A cache as a filter. Deno opens it, creates its table if missing (`IF NOT EXISTS` sees
+ * the view) and writes `INSERT OR REPLACE INTO <table>`; the trigger keeps a row only for
+ * a module under one of `keep`.
+ */
+function filterSchema(cache: FilteredCache, keep: string[]): string {
   const quote = (text: string) => `'${text.replaceAll("'", "''")}'`;
   const kept = keep.map((prefix) => `substr(NEW.specifier, 1, ${prefix.length}) = ${quote(prefix)}`)
     .join(" OR ");
+  const names = cache.columns.map((c) => c.split(" ")[0]!);
   return `CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE kept (specifier TEXT PRIMARY KEY, media_type INTEGER NOT NULL, source_hash INTEGER NOT NULL, module_info TEXT NOT NULL);
-CREATE VIEW moduleinfocache AS SELECT specifier, media_type, source_hash, module_info FROM kept;
-CREATE TRIGGER keep_shared INSTEAD OF INSERT ON moduleinfocache WHEN ${kept} BEGIN
-  INSERT OR REPLACE INTO kept VALUES (NEW.specifier, NEW.media_type, NEW.source_hash, NEW.module_info);
+CREATE TABLE kept (${cache.columns.join(", ")});
+CREATE VIEW ${cache.table} AS SELECT ${names.join(", ")} FROM kept;
+CREATE TRIGGER keep_shared INSTEAD OF INSERT ON ${cache.table} WHEN ${kept} BEGIN
+  INSERT OR REPLACE INTO kept VALUES (${names.map((n) => `NEW.${n}`).join(", ")});
 END;
-CREATE TRIGGER forget INSTEAD OF DELETE ON moduleinfocache BEGIN
+CREATE TRIGGER forget INSTEAD OF DELETE ON ${cache.table} BEGIN
   DELETE FROM kept WHERE specifier = OLD.specifier;
 END`;
 }
 
 /** The schema of an SQLite file, or undefined when it is not one. */
-function schemaOf(path: string): string | undefined {
+function schemaOf(path: string, table: string): string | undefined {
   try {
     const db = new DatabaseSync(path, { readOnly: true });
     try {
       const rows = db.prepare(
-        "SELECT sql FROM sqlite_master WHERE name IN ('info', 'kept', 'moduleinfocache', 'keep_shared', 'forget') ORDER BY rowid",
-      ).all() as { sql: string }[];
+        "SELECT sql FROM sqlite_master WHERE name IN ('info', 'kept', ?, 'keep_shared', 'forget') ORDER BY rowid",
+      ).all(table) as { sql: string }[];
       return rows.map((r) => r.sql).join(";\n");
     } finally {
       db.close();
@@ -77,19 +105,18 @@ function schemaOf(path: string): string | undefined {
 }
 
 /**
- * Makes `dep_analysis_cache_v2` the filtered cache, unless it is already exactly that.
- * Built aside and renamed into place, so a child never opens a half-made one.
+ * Makes a cache the filtered one, unless it is already exactly that. Built aside and
+ * renamed into place, so a child never opens a half-made one.
  */
-function prepareModuleInfoDb(denoDir: string): void {
-  const path = join(denoDir, MODULE_INFO_DB);
+function prepareFilteredCache(denoDir: string, cache: FilteredCache): void {
+  const path = join(denoDir, cache.file);
   const keep = [
     pathToFileURL(BOOTSTRAP_PATH).href,
     pathToFileURL(join(denoDir, "npm")).href + "/",
   ];
-  const schema = moduleInfoSchema(keep);
-  if (schemaOf(path) === schema) return;
-  const temp = `${path}.${Deno.pid}.tmp`;
-  removeIfPresent(temp);
+  const schema = filterSchema(cache, keep);
+  if (schemaOf(path, cache.table) === schema) return;
+  const temp = `${path}.${crypto.randomUUID()}.tmp`;
   const db = new DatabaseSync(temp);
   try {
     // WAL, as Deno sets it: otherwise the first child to open it rewrites the header.
@@ -144,5 +171,5 @@ export async function prepareDenoDir(denoDir: string): Promise<void> {
     removeDatabase(path);
     await Deno.mkdir(path, { recursive: true });
   }
-  prepareModuleInfoDb(denoDir);
+  for (const cache of FILTERED_CACHES) prepareFilteredCache(denoDir, cache);
 }

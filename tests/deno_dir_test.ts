@@ -35,7 +35,7 @@ Deno.test("importing many large data: modules writes nothing lasting into DENO_D
   await Deno.remove(denoDir, { recursive: true });
 });
 
-Deno.test("no file of DENO_DIR holds the code a child ran; the bootstrap's analysis is kept", async () => {
+Deno.test("no file of DENO_DIR holds the code a child ran, nor its CommonJS exports; the bootstrap's analysis is kept", async () => {
   const denoDir = await Deno.makeTempDir({ prefix: "conductor-denodir-" });
   await using ts = await testSandbox({}, { denoDir });
   const marker = `MARKER_${crypto.randomUUID().replaceAll("-", "")}`;
@@ -44,6 +44,16 @@ Deno.test("no file of DENO_DIR holds the code a child ran; the bootstrap's analy
     assert.equal(r.status, "success", JSON.stringify(r).slice(0, 500));
     assert.equal(r.returnValue, marker);
   }
+  // A CommonJS file of the workspace: Deno analyzes its exports (names kept verbatim).
+  const cjs = await ts.sandbox.execute({
+    code: `Deno.writeTextFileSync("m.cjs", 'exports["${marker}"] = 1;');
+      const m = await import("./m.cjs");
+      Object.keys(m).find((k) => k.startsWith("MARKER_"))`,
+    conversationId: "cjs",
+    permissions: { read: ["."], write: ["."] },
+  });
+  assert.equal(cjs.status, "success", JSON.stringify(cjs).slice(0, 500));
+  assert.equal(cjs.returnValue, marker);
   // The code reaches the child as a base64 data: URL; look for both spellings.
   const needles = [marker, btoa(`"${marker}"`).slice(0, 24), btoa(marker).slice(0, 24)];
   const walk = (dir: string): string[] =>
@@ -59,5 +69,9 @@ Deno.test("no file of DENO_DIR holds the code a child ran; the bootstrap's analy
   const kept = db.prepare("SELECT specifier FROM moduleinfocache").all() as { specifier: string }[];
   db.close();
   assert.deepEqual(kept.map((r) => r.specifier.split("/").pop()), ["bootstrap.js"]);
+  const cjsDb = new DatabaseSync(join(denoDir, "node_analysis_cache_v2"), { readOnly: true });
+  const cjsKept = cjsDb.prepare("SELECT specifier FROM cjsanalysiscache").all();
+  cjsDb.close();
+  assert.deepEqual(cjsKept, []);
   await Deno.remove(denoDir, { recursive: true });
 });
