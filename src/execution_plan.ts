@@ -158,7 +158,11 @@ export async function makePlan(
   const { granted, denied } = resolvePermissions(requested, config.ceiling, {
     filesDir: workspace.filesDir,
   });
-  const roots = [...new Set([workspace.filesDir, ...config.ceiling.read, ...config.ceiling.write])];
+  // Each kind's links may lead only where the ceiling allows that kind.
+  const roots = {
+    read: [workspace.filesDir, ...config.ceiling.read],
+    write: [workspace.filesDir, ...config.ceiling.write],
+  };
   // Security: never granted, nor any folder holding them: the conductor's data, its config
   // (upstream credentials), its code and the deno binary (run by every child and by it).
   const conductorPaths = [

@@ -40,6 +40,7 @@ interface ScanState {
 async function scan(
   dir: string,
   roots: string[],
+  ownFiles: (real: string) => string | undefined,
   state: ScanState,
   problems: string[],
 ): Promise<void> {
@@ -56,12 +57,21 @@ async function scan(
     }
     const path = join(dir, entry.name);
     if (entry.isSymlink) {
-      const target = await realPathOrAncestor(path).catch(() => path);
+      let target: string;
+      try {
+        target = await Deno.realPath(path);
+      } catch {
+        // A write through a link to nothing creates its target, wherever that is.
+        problems.push(`holds a symlink "${path}" that leads nowhere`);
+        return;
+      }
       if (!roots.some((root) => isInside(target, root))) {
         problems.push(`holds a symlink "${path}" that leads outside, to "${target}"`);
+      } else if (ownFiles(target)) {
+        problems.push(`holds a symlink "${path}" that leads to the conductor's own files`);
       }
     } else if (entry.isDirectory) {
-      await scan(path, roots, state, problems);
+      await scan(path, roots, ownFiles, state, problems);
     } else if (entry.isFile) {
       const info = await Deno.lstat(path);
       if ((info.nlink ?? 1) > 1 && info.ino !== null) {
@@ -84,20 +94,33 @@ export interface GuardOptions {
   allowed?: string;
 }
 
+/** Allowed folders: the same for both kinds, or each kind's own (the ceiling's). */
+export type GuardRoots = readonly string[] | { read: readonly string[]; write: readonly string[] };
+
 /**
- * Checks granted read/write paths on disk. Each must really lie inside one of `roots`
- * (real paths), and a granted folder may hold no symlink or hard link leading outside.
+ * Checks granted read/write paths on disk. Each must really lie inside one of the roots of
+ * its kind (real paths), and a granted folder may hold no symlink or hard link leading
+ * outside them, nor a symlink to nothing or to the conductor's own files.
  * @returns one denial per refused grant
  */
 export async function checkGrantedPaths(
   granted: Permissions,
-  roots: string[],
+  roots: GuardRoots,
   options: GuardOptions = { forbidden: [] },
 ): Promise<Denial[]> {
   if (!granted.read?.length && !granted.write?.length) return [];
-  const realRoots = await Promise.all(roots.map((r) => realPathOrAncestor(r).catch(() => r)));
+  const byKind = "read" in roots ? roots : { read: roots, write: roots };
+  const realOf = (list: readonly string[]) =>
+    Promise.all(list.map((r) => realPathOrAncestor(r).catch(() => r)));
+  const realRootsOf = { read: await realOf(byKind.read), write: await realOf(byKind.write) };
+  const ownFiles = (real: string) =>
+    options.forbidden.find((f) =>
+      !(options.allowed && isInside(real, options.allowed)) &&
+      (isInside(real, f) || isInside(f, real))
+    );
   const denied: Denial[] = [];
   for (const kind of ["read", "write"] as const) {
+    const realRoots = realRootsOf[kind];
     for (const path of granted[kind] ?? []) {
       let real: string;
       try {
@@ -110,10 +133,7 @@ export async function checkGrantedPaths(
         });
         continue;
       }
-      const ownData = options.forbidden.find((f) =>
-        !(options.allowed && isInside(real, options.allowed)) &&
-        (isInside(real, f) || isInside(f, real))
-      );
+      const ownData = ownFiles(real);
       if (ownData) {
         denied.push({
           kind,
@@ -140,7 +160,7 @@ export async function checkGrantedPaths(
       const problems: string[] = [];
       if (info.isDirectory) {
         const state: ScanState = { entries: 0, inodes: new Map() };
-        await scan(real, realRoots, state, problems);
+        await scan(real, realRoots, ownFiles, state, problems);
         for (const [seen, links, first] of state.inodes.values()) {
           if (links > seen) {
             problems.push(

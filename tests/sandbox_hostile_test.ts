@@ -242,6 +242,87 @@ try {
 body`;
 }
 
+Deno.test("a granted folder's symlinks may lead only where the ceiling allows that kind, never to conductor files or nowhere", async (t) => {
+  const dir = await Deno.realPath(await Deno.makeTempDir());
+  try {
+    const ro = join(dir, "ro");
+    const scratch = join(dir, "scratch");
+    const outside = join(dir, "outside");
+    for (const d of [ro, scratch, outside]) await Deno.mkdir(d);
+    await Deno.writeTextFile(join(ro, "ref.txt"), "original");
+    const rw = { read: [ro, scratch], write: [scratch] };
+    await using ts = await testSandbox(rw);
+    const overwrite = `Deno.writeTextFileSync(${
+      JSON.stringify(join(scratch, "ref", "ref.txt"))
+    }, "changed"); 1`;
+
+    await t.step("control: write to the scratch folder without the link", async () => {
+      const r = await ts.sandbox.execute({ code: "1", permissions: { write: [scratch] } });
+      assertStatus(r, "success");
+    });
+    await Deno.symlink(ro, join(scratch, "ref"));
+    await t.step("a write grant holding a link into a read-only folder: rejected", async () => {
+      const r = await ts.sandbox.execute({ code: overwrite, permissions: { write: [scratch] } });
+      assertStatus(r, "rejected");
+      assert.match(r.error?.message ?? "", /symlink .*ref.* leads outside/);
+      assert.equal(await Deno.readTextFile(join(ro, "ref.txt")), "original");
+    });
+    await t.step(
+      "control: a read grant may follow it (the ceiling allows reading there)",
+      async () => {
+        const r = await ts.sandbox.execute({
+          code: `Deno.readTextFileSync(${JSON.stringify(join(scratch, "ref", "ref.txt"))})`,
+          permissions: { read: [scratch] },
+        });
+        assertStatus(r, "success");
+        assert.equal(r.returnValue, "original");
+      },
+    );
+    await Deno.remove(join(scratch, "ref"));
+    await Deno.symlink(join(outside, "new.txt"), join(scratch, "out"));
+    await t.step(
+      "a link to nothing: rejected (a write through it creates its target)",
+      async () => {
+        const r = await ts.sandbox.execute({
+          code: `Deno.copyFileSync(${JSON.stringify(join(ro, "ref.txt"))}, ${
+            JSON.stringify(join(scratch, "out"))
+          }); 1`,
+          permissions: { write: [scratch], read: [ro] },
+        });
+        assertStatus(r, "rejected");
+        assert.match(r.error?.message ?? "", /leads nowhere/);
+        assert.equal(await Deno.lstat(join(outside, "new.txt")).catch(() => undefined), undefined);
+      },
+    );
+    await Deno.remove(join(scratch, "out"));
+
+    // A ceiling folder holding the workspaces, and a link to them beside.
+    const root = join(dir, "srvroot");
+    await Deno.mkdir(join(root, "data"), { recursive: true });
+    await using shared = await testSandbox({ read: [root] }, { workspacesDir: join(root, "ws") });
+    const secret = await shared.sandbox.execute({
+      code: `Deno.writeTextFileSync("private.txt", "victim"); 1`,
+      conversationId: "victim",
+      permissions: { write: ["."] },
+    });
+    assertStatus(secret, "success");
+    await Deno.symlink(join(root, "ws"), join(root, "data", "l"));
+    await t.step("a link to the conductor's own files: rejected", async () => {
+      const r = await shared.sandbox.execute({
+        code: `Deno.readTextFileSync(${
+          JSON.stringify(join(root, "data", "l", "victim", "files", "private.txt"))
+        })`,
+        conversationId: "attacker",
+        permissions: { read: [join(root, "data")] },
+      });
+      assertStatus(r, "rejected");
+      assert.match(r.error?.message ?? "", /conductor's own files/);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("fetch with net: true to every spelling of loopback is denied under the default ceiling", async (t) => {
   await using ts = await testSandbox();
   // Control: the same code reaches both servers once the operator opens loopback.
