@@ -10,7 +10,7 @@ import { heapMbFor } from "./limits.ts";
 import { killGroup, rssBytes, spawnGroupLeader, treeRssBytes } from "./process_group.ts";
 import { prepareCode } from "./code_transform.ts";
 import type { ToolBridge } from "./tool_bridge.ts";
-import { folderSize } from "./workspace.ts";
+import { folderSize, QUOTA_ENTRY_BYTES } from "./workspace.ts";
 
 /** How often the memory watchdog samples the process group. */
 const MEMORY_POLL_MS = 50;
@@ -182,7 +182,9 @@ export class SandboxChild {
     const quotaWatch = quotaBytes === undefined ? undefined : setInterval(async () => {
       if (measuring) return;
       measuring = true;
-      const used = await folderSize(plan.workspace.filesDir).finally(() => measuring = false);
+      const used = await folderSize(plan.workspace.filesDir, QUOTA_ENTRY_BYTES).finally(() =>
+        measuring = false
+      );
       if (used > quotaBytes) {
         fire("output_limit", `The workspace reached ${used} bytes; its quota is ${quotaBytes}`);
       }

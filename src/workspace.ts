@@ -233,8 +233,18 @@ export async function withWorkspaceLock<T>(
   }
 }
 
-/** Bytes used below a folder (regular files, not following symlinks). */
-export async function folderSize(dir: string): Promise<number> {
+/**
+ * What each entry below a files folder (file, folder, link) costs against the workspace
+ * quota on top of its bytes: a disk block and an inode, so that empty files and folders
+ * are not free (a run made 30,000 folders in a second, all counted as 0 bytes).
+ */
+export const QUOTA_ENTRY_BYTES = 4096;
+
+/**
+ * Bytes used below a folder (regular files, not following symlinks), plus `perEntry` for
+ * every entry (pass QUOTA_ENTRY_BYTES for the quota).
+ */
+export async function folderSize(dir: string, perEntry = 0): Promise<number> {
   let total = 0;
   const stack = [dir];
   while (stack.length) {
@@ -248,6 +258,7 @@ export async function folderSize(dir: string): Promise<number> {
     try {
       for await (const entry of entries) {
         const path = join(current, entry.name);
+        total += perEntry;
         if (entry.isDirectory) stack.push(path);
         else if (entry.isFile) total += (await Deno.lstat(path).catch(() => ({ size: 0 }))).size;
       }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { openWorkspace, type Workspace } from "./workspace.ts";
+import { openWorkspace, QUOTA_ENTRY_BYTES, type Workspace } from "./workspace.ts";
 import {
   listWorkspaceFiles,
   readWorkspaceFile,
@@ -170,28 +170,34 @@ Deno.test("writeWorkspaceFile() writes text and creates parent folders", async (
 
 Deno.test("writeWorkspaceFile() refuses to go over the quota with a clear error, writing nothing", async () => {
   await using w = await tempWorkspace();
-  const quota = { quotaBytes: 100 };
+  // Each file or folder also costs QUOTA_ENTRY_BYTES: room for two files and 100 bytes.
+  const E = QUOTA_ENTRY_BYTES;
+  const quota = { quotaBytes: 100 + 2 * E };
   assert.equal(await writeWorkspaceFile(w.ws, "a.txt", "x".repeat(60), quota), 60);
+  assert.equal(await writeWorkspaceFile(w.ws, "b.txt", "y".repeat(40), quota), 40);
   await assert.rejects(
-    () => writeWorkspaceFile(w.ws, "dir/b.txt", "y".repeat(41), quota),
+    () => writeWorkspaceFile(w.ws, "dir/c.txt", "z", quota),
     isFileError(
-      /^Cannot write "dir\/b\.txt": the workspace would hold 101 bytes, over its quota of 100$/,
+      new RegExp(
+        `^Cannot write "dir/c\\.txt": the workspace would hold ${
+          101 + 2 * E
+        } bytes, over its quota of ${100 + 2 * E}$`,
+      ),
     ),
   );
-  assert.equal(await exists(join(w.ws.filesDir, "dir", "b.txt")), false);
+  assert.equal(await exists(join(w.ws.filesDir, "dir", "c.txt")), false);
   assert.equal(await exists(join(w.ws.filesDir, "dir")), false);
-  // Up to the quota exactly is fine, and replacing a file counts its new size only.
-  assert.equal(await writeWorkspaceFile(w.ws, "b.txt", "y".repeat(40), quota), 40);
+  // Replacing a file counts its new size only.
   assert.equal(await writeWorkspaceFile(w.ws, "a.txt", "z".repeat(50), quota), 50);
   await assert.rejects(
     () => writeWorkspaceFile(w.ws, "a.txt", "z".repeat(61), quota),
-    isFileError(/would hold 101 bytes, over its quota of 100/),
+    isFileError(new RegExp(`would hold ${101 + 2 * E} bytes, over its quota of ${100 + 2 * E}`)),
   );
   assert.equal(await Deno.readTextFile(join(w.ws.filesDir, "a.txt")), "z".repeat(50));
-  // The quota counts bytes, not characters.
+  // The quota counts bytes, not characters: 90 used, 12 more.
   await assert.rejects(
-    () => writeWorkspaceFile(w.ws, "c.txt", "\u00e9".repeat(6), quota),
-    isFileError(/would hold 102 bytes/),
+    () => writeWorkspaceFile(w.ws, "b.txt", "\u00e9".repeat(26), quota),
+    isFileError(new RegExp(`would hold ${102 + 2 * E} bytes`)),
   );
 });
 

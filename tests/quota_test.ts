@@ -27,3 +27,21 @@ Deno.test("a run that keeps writing past the workspace quota is killed, with its
   const ok = await ts.sandbox.execute({ code: "1 + 1", conversationId: "q" });
   assert.equal(ok.returnValue, 2);
 });
+
+Deno.test("empty folders and files count toward the quota: making thousands is killed too", async () => {
+  await using ts = await testSandbox({}, { workspaceQuotaMb: 1 });
+  const result = await ts.sandbox.execute({
+    code: `for (let i = 0; ; i++) {
+        Deno.mkdirSync("d" + i);
+        Deno.writeFileSync("d" + i + "/empty", new Uint8Array(0));
+        if (i % 100 === 0) await new Promise((r) => setTimeout(r, 5));
+      }`,
+    conversationId: "inodes",
+    permissions: { write: ["."] },
+    limits: { timeoutMs: 20_000 },
+  });
+  assert.equal(result.status, "output_limit", JSON.stringify(result).slice(0, 400));
+  assert.match(result.error!.message, /quota is 1048576/);
+  const entries = [...Deno.readDirSync(`${ts.config.workspacesDir}/inodes/files`)].length;
+  assert.ok(entries < 20_000, `stopped soon after the quota: ${entries} folders`);
+});
