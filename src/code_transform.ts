@@ -91,13 +91,24 @@ function collectSpecifiers(node: unknown, out: Walk, depth = 0): void {
   }
 }
 
+/** Applies non-overlapping edits in one pass (one copy of the code, however many edits). */
 function applyEdits(code: string, edits: Edit[]): string {
-  let out = code;
-  for (const edit of edits.sort((a, b) => b.start - a.start)) {
-    out = out.slice(0, edit.start) + edit.text + out.slice(edit.end);
+  const parts: string[] = [];
+  let at = 0;
+  for (const edit of edits.sort((a, b) => a.start - b.start || a.end - b.end)) {
+    parts.push(code.slice(at, edit.start), edit.text);
+    at = edit.end;
   }
-  return out;
+  parts.push(code.slice(at));
+  return parts.join("");
 }
+
+/**
+ * At most this many `<` in code that needs TypeScript's ambiguous `<T>(` or `<T>x`: Babel
+ * parses each such construct twice (as a generic arrow, then as a type assertion), nested
+ * ones in exponential time: 16 nested took 1.5 s, 20 took 23 s, on the main thread.
+ */
+const MAX_AMBIGUOUS_ANGLES = 10;
 
 /**
  * Code larger than this is passed through untouched: parsing runs on the conductor's main
@@ -116,19 +127,30 @@ export async function prepareCode(code: string, filesDir: string): Promise<Prepa
   const unchanged = { code, typescript: true };
   if (code.length > MAX_TRANSFORM_CHARS) return unchanged;
   const { parse } = await preloadParser();
-  let body: Node[];
-  let directives: Node[];
-  try {
-    const { program } = parse(code, {
+  // Security: first without TypeScript's ambiguous `<T>(...)` forms, which Babel resolves by
+  // backtracking (exponential on nested input); they are tried only in code with few `<`.
+  const parseWith = (ambiguous: boolean) =>
+    parse(code, {
       sourceType: "module",
       allowAwaitOutsideFunction: true,
-      plugins: ["typescript", "explicitResourceManagement"],
-    });
-    body = program.body as unknown as Node[];
-    directives = program.directives as unknown as Node[];
+      plugins: [
+        ["typescript", { disallowAmbiguousJSXLike: !ambiguous }],
+        "explicitResourceManagement",
+      ],
+    }).program;
+  let program: ReturnType<typeof parseWith>;
+  try {
+    program = parseWith(false);
   } catch {
-    return unchanged;
+    try {
+      if (code.split("<").length - 1 > MAX_AMBIGUOUS_ANGLES) return unchanged;
+      program = parseWith(true);
+    } catch {
+      return unchanged;
+    }
   }
+  const body = program.body as unknown as Node[];
+  const directives = program.directives as unknown as Node[];
   const edits: Edit[] = [];
   const base = pathToFileURL(filesDir.endsWith("/") ? filesDir : filesDir + "/");
   const walk: Walk = { specifiers: [], typescript: false };

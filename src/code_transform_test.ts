@@ -96,3 +96,40 @@ Deno.test("prepareCode() tells plain JavaScript from code that needs the TypeScr
     );
   }
 });
+
+Deno.test("prepareCode() keeps TypeScript's ambiguous <T>( forms in small code, and never backtracks without bound", async (t) => {
+  await t.step("a generic arrow function still gets its last expression returned", async () => {
+    const r = await prepareCode("const id = <T>(x: T): T => x;\nid(2)", "/ws/files");
+    assert.equal(r.code, "const id = <T>(x: T): T => x;\nexport default (id(2));");
+    assert.equal(r.typescript, true);
+  });
+  await t.step(
+    "in code with many `<`, it is run as written (Deno parses it in the child)",
+    async () => {
+      const code = `const id = <T>(x: T): T => x;\nconst n: Array<Array<number>> = [];\n${
+        "1 < 2;".repeat(10)
+      }\nid(2)`;
+      assert.deepEqual(await prepareCode(code, "/ws/files"), { code, typescript: true });
+    },
+  );
+  await t.step("40 nested <T>( (hours of backtracking for Babel) parse at once", async () => {
+    // In a child with a deadline a thousand times the expected time, so that a regression
+    // fails instead of hanging the suite.
+    const module = new URL("./code_transform.ts", import.meta.url).href;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `import { prepareCode } from "${module}";
+        const code = "<T>(".repeat(40) + ")".repeat(40);
+        console.log(JSON.stringify(await prepareCode(code, "/ws")));`,
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    const out = await child.output();
+    clearTimeout(timer);
+    assert.equal(out.success, true, "the parse did not finish in 30 s");
+    assert.equal(JSON.parse(new TextDecoder().decode(out.stdout)).typescript, true);
+  });
+});
