@@ -6,30 +6,40 @@
  * of the conductor's garbage per execution).
  */
 
-/** Keeps the text of at most `cap` bytes; reports when more arrived. */
+/**
+ * Keeps at most `cap` bytes of output; reports when more arrived. Bytes are copied into one
+ * growing buffer and decoded once, at `text()`: output cut into many tiny pieces (every
+ * `\x1e` is one) then costs no more than plain output.
+ */
 export class CappedBuffer {
-  #text = "";
-  #size = 0;
-  #decoder = new TextDecoder();
-  #final = false;
+  #bytes = new Uint8Array(0);
+  #kept = 0;
+  #text: string | undefined;
   truncated = false;
 
   constructor(readonly cap: number) {}
 
   /**
-   * Adds bytes (decoded now: the caller may reuse them); returns false once the cap is
+   * Adds bytes (copied now: the caller may reuse them); returns false once the cap is
    * exceeded (the excess is dropped).
    */
   add(bytes: Uint8Array): boolean {
-    const room = this.cap - this.#size;
-    const kept = bytes.length > room ? bytes.subarray(0, room) : bytes;
-    if (kept.length && !this.#final) this.#text += this.#decoder.decode(kept, { stream: true });
-    if (kept !== bytes) {
-      this.#size = this.cap;
+    const take = Math.min(bytes.length, this.cap - this.#kept);
+    if (take > 0 && this.#text === undefined) {
+      if (this.#kept + take > this.#bytes.length) {
+        const grown = new Uint8Array(
+          Math.min(this.cap, Math.max(4096, 2 * this.#bytes.length, this.#kept + take)),
+        );
+        grown.set(this.#bytes.subarray(0, this.#kept));
+        this.#bytes = grown;
+      }
+      this.#bytes.set(bytes.subarray(0, take), this.#kept);
+    }
+    if (take > 0) this.#kept += take;
+    if (take < bytes.length) {
       this.truncated = true;
       return false;
     }
-    this.#size += bytes.length;
     return true;
   }
 
@@ -38,10 +48,8 @@ export class CappedBuffer {
    * first call ends the text: bytes added later are counted, not kept.
    */
   text(): string {
-    if (!this.#final) {
-      this.#final = true;
-      this.#text += this.#decoder.decode();
-    }
+    this.#text ??= new TextDecoder().decode(this.#bytes.subarray(0, this.#kept));
+    this.#bytes = new Uint8Array(0);
     return this.#text;
   }
 }

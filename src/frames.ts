@@ -36,6 +36,8 @@ const enum State {
 
 export class FrameScanner {
   #nonce: Uint8Array;
+  /** The mark and the nonce: a false start is passed on as a view of it, not a copy. */
+  #marked: Uint8Array;
   #opts: FrameScannerOptions;
   #state = State.Output;
   #matched = 0;
@@ -46,6 +48,7 @@ export class FrameScanner {
 
   constructor(nonce: string, options: FrameScannerOptions) {
     this.#nonce = new TextEncoder().encode(nonce);
+    this.#marked = new Uint8Array([MARK_BYTE, ...this.#nonce]);
     this.#opts = options;
   }
 
@@ -101,10 +104,7 @@ export class FrameScanner {
   }
 
   #flushFalseStart(): void {
-    const bytes = new Uint8Array(1 + this.#matched);
-    bytes[0] = MARK_BYTE;
-    bytes.set(this.#nonce.subarray(0, this.#matched), 1);
-    this.#opts.onOutput(bytes);
+    this.#opts.onOutput(this.#marked.subarray(0, 1 + this.#matched));
     this.#state = State.Output;
   }
 
