@@ -80,7 +80,7 @@ function clean(text) {
 const DENIED = /Requires \w+ access to "[^"]*", run again with the --allow-\w+ flag/;
 function describeError(error) {
   if (error instanceof Error) {
-    let type = error.name || error.constructor?.name || "Error";
+    let type = String(error.name || error.constructor?.name || "Error");
     let message = clean(String(error.message));
     let stack = typeof error.stack === "string" ? clean(error.stack) : undefined;
     if (type === "TypeError" && message.startsWith("SyntaxError: ")) {
@@ -141,7 +141,13 @@ function toJsonSafe(value, ancestors = []) {
       $set: [...value].map((v) => toJsonSafe(v, next)),
     };
   }
-  if (isArray(value)) return value.map((v) => v === undefined ? null : toJsonSafe(v, next));
+  if (isArray(value)) {
+    const items = [];
+    for (let i = 0; i < value.length; i++) {
+      items[i] = value[i] === undefined ? null : toJsonSafe(value[i], next);
+    }
+    return items;
+  }
   if (ArrayBuffer.isView(value)) {
     return { $bytes: value.byteLength };
   }

@@ -29,6 +29,9 @@ export interface RunOptions {
   quotaBytes?: number | undefined;
 }
 
+/** What V8 prints when the JavaScript heap runs out (then it aborts with SIGTRAP). */
+const HEAP_EXHAUSTED = /Reached heap limit|Fatal JavaScript out of memory|heap out of memory/;
+
 /** How long output may keep flowing after the child exited (a leaked pipe holder). */
 const DRAIN_GRACE_MS = 500;
 
@@ -178,17 +181,21 @@ export class SandboxChild {
       }
     }, MEMORY_POLL_MS);
     // The workspace quota holds during the run too, not only through the conductor's writes.
-    let measuring = false;
-    const quotaWatch = quotaBytes === undefined ? undefined : setInterval(async () => {
-      if (measuring) return;
-      measuring = true;
-      const used = await folderSize(plan.workspace.filesDir, QUOTA_ENTRY_BYTES).finally(() =>
-        measuring = false
-      );
-      if (used > quotaBytes) {
+    // Each walk waits at least ten times as long as the last one took, so that a workspace
+    // of many files cannot keep the conductor walking it.
+    let quotaWatch: ReturnType<typeof setTimeout> | undefined;
+    let quotaStopped = false;
+    const measureQuota = async () => {
+      const begun = performance.now();
+      const used = await folderSize(plan.workspace.filesDir, QUOTA_ENTRY_BYTES);
+      if (used > quotaBytes!) {
         fire("output_limit", `The workspace reached ${used} bytes; its quota is ${quotaBytes}`);
+      } else if (!quotaStopped) {
+        const wait = Math.max(QUOTA_POLL_MS, 10 * (performance.now() - begun));
+        quotaWatch = setTimeout(measureQuota, wait);
       }
-    }, QUOTA_POLL_MS);
+    };
+    if (quotaBytes !== undefined) quotaWatch = setTimeout(measureQuota, QUOTA_POLL_MS);
     const onAbort = () => fire("cancelled", "Cancelled");
     signal?.addEventListener("abort", onAbort, { once: true });
 
@@ -250,7 +257,8 @@ export class SandboxChild {
     writes.then(() => writer.close()).catch(() => {});
     clearTimeout(timer);
     clearInterval(watchdog);
-    clearInterval(quotaWatch);
+    quotaStopped = true;
+    clearTimeout(quotaWatch);
     signal?.removeEventListener("abort", onAbort);
     let fired = this.#fired;
     let firedMessage = this.#firedMessage;
@@ -258,7 +266,7 @@ export class SandboxChild {
     const err = this.#err;
 
     const stderr = err.text();
-    if (!fired && status.signal === "SIGTRAP" && stderr.includes("Reached heap limit")) {
+    if (!fired && status.signal === "SIGTRAP" && HEAP_EXHAUSTED.test(stderr)) {
       fired = "memory_limit";
       firedMessage = `The JavaScript heap reached its cap (${
         heapMbFor(limits.memoryMb)

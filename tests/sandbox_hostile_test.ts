@@ -695,6 +695,28 @@ Deno.test("the conductor's config, code and deno binary are never granted, even 
   }
 });
 
+Deno.test("results the code shapes itself stay well-formed", async (t) => {
+  await using ts = await testSandbox();
+  await t.step("an array's own map cannot bypass the nesting cap", async () => {
+    const r = await ts.sandbox.execute({
+      code: `const a = [1, undefined];
+        a.map = () => { let d = 0; for (let i = 0; i < 100000; i++) d = [d]; return d; };
+        a`,
+    });
+    assertStatus(r, "success");
+    assert.deepEqual(r.returnValue, [1, null]);
+  });
+  await t.step("an error whose name is not a string still has a string type", async () => {
+    const r = await ts.sandbox.execute({
+      code: `const e = new Error("odd"); e.name = { a: 1 }; throw e;`,
+    });
+    assertStatus(r, "error");
+    assert.equal(r.error?.type, "[object Object]");
+    assert.equal(r.error?.message, "odd");
+  });
+  await assertHealthy(ts.sandbox);
+});
+
 // ---------------------------------------------------------------------------------------
 // Limits
 
@@ -778,15 +800,27 @@ function assertMemoryLimit(result: ExecutionResult): void {
   assert.equal("returnValue" in result, false);
 }
 
-Deno.test("memory: a JS heap growing forever under memoryMb 128 is memory_limit", async () => {
+Deno.test("memory: a JS heap growing forever under memoryMb 128 is memory_limit", async (t) => {
   await using ts = await testSandbox();
-  const result = await ts.sandbox.execute({
-    code: `console.log("started");
-const keep: string[] = [];
+  // V8 words the end of the heap differently by how it fills: each is memory_limit.
+  for (
+    const [name, code] of [
+      [
+        "strings in an array",
+        `const keep: string[] = [];
 while (true) keep.push("x".repeat(64) + keep.length);`,
-    limits: MEMORY_LIMITS,
-  });
-  assertMemoryLimit(result);
+      ],
+      ["a Map", "const m = new Map(); for (let i = 0; ; i++) m.set(i, i);"],
+    ]
+  ) {
+    await t.step(name!, async () => {
+      const result = await ts.sandbox.execute({
+        code: `console.log("started");\n${code}`,
+        limits: MEMORY_LIMITS,
+      });
+      assertMemoryLimit(result);
+    });
+  }
   await assertHealthy(ts.sandbox);
 });
 
