@@ -1,9 +1,9 @@
 /**
  * Capturing a child's output: a byte-capped text buffer, and a pump from a stream.
  *
- * Output is decoded as it arrives, so that no chunk is kept: the read buffers are reused
- * from one read to the next and between children (a fresh 64 KiB buffer per read was most
- * of the conductor's garbage per execution).
+ * Output is copied out of each chunk as it arrives, so that no chunk is kept: the read
+ * buffers are reused from one read to the next and between children (a fresh 64 KiB buffer
+ * per read was most of the conductor's garbage per execution).
  */
 
 /**

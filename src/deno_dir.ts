@@ -161,10 +161,6 @@ export async function prepareDenoDir(denoDir: string): Promise<void> {
     if (found) await Deno.remove(path, { recursive: true });
     await Deno.writeTextFile(path, "Placeholder: this cache is disabled for sandboxed code.\n");
   }
-  // An earlier layout blocked the npm analysis cache too: undo it.
-  if (await kind(join(denoDir, "node_analysis_cache_v2")) === "dir") {
-    await Deno.remove(join(denoDir, "node_analysis_cache_v2"), { recursive: true });
-  }
   for (const name of BLOCKED_DATABASES) {
     const path = join(denoDir, name);
     if (await kind(path) === "dir") continue;

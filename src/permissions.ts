@@ -522,11 +522,7 @@ export function buildRunArgs(granted: Permissions, options: RunArgsOptions): str
   listFlag("run", granted.run);
   if (granted.ffi) args.push("--allow-ffi");
   if (granted.net || granted.all) {
-    const deny = new Set(denyNetList(options.privateNet));
-    for (const address of options.hostAddresses ?? []) {
-      if (!options.privateNet.includes(address)) deny.add(address);
-    }
-    args.push(`--deny-net=${[...deny].join(",")}`);
+    args.push(`--deny-net=${denyNetList(options.privateNet, options.hostAddresses).join(",")}`);
   }
   args.push(options.bootstrap);
   return args;

@@ -94,14 +94,18 @@ export function subtractCidr(range: Cidr, hole: Cidr): Cidr[] {
 
 /**
  * The `--deny-net` entries: every private range minus the operator's exceptions
- * (`privateNet` in the ceiling: IPv4 addresses or CIDRs, or the IPv6 addresses above).
+ * (`privateNet` in the ceiling: IPv4 addresses or CIDRs, or the IPv6 addresses above),
+ * then single addresses (the IPv6 ones above, and `hostAddresses`) not excepted.
  */
-export function denyNetList(exceptions: readonly string[]): string[] {
+export function denyNetList(
+  exceptions: readonly string[],
+  hostAddresses: readonly string[] = [],
+): string[] {
   const holes = exceptions.map(parseCidr).filter((c): c is Cidr => c !== undefined);
   let ranges = PRIVATE_IPV4_RANGES.map((r) => parseCidr(r)!);
   for (const hole of holes) ranges = ranges.flatMap((r) => subtractCidr(r, hole));
-  const v6 = PRIVATE_IPV6_ADDRESSES.filter((a) => !exceptions.includes(a));
-  return [...ranges.map(formatCidr), ...v6];
+  const single = new Set([...PRIVATE_IPV6_ADDRESSES, ...hostAddresses]);
+  return [...ranges.map(formatCidr), ...[...single].filter((a) => !exceptions.includes(a))];
 }
 
 /** True when an IPv4 address or CIDR touches a private range not opened by an exception. */

@@ -10,7 +10,7 @@ import { heapMbFor } from "./limits.ts";
 import { killGroup, rssBytes, spawnGroupLeader, treeRssBytes } from "./process_group.ts";
 import { prepareCode } from "./code_transform.ts";
 import type { ToolBridge } from "./tool_bridge.ts";
-import { folderSize, QUOTA_ENTRY_BYTES } from "./workspace.ts";
+import { quotaUsage } from "./workspace.ts";
 
 /** How often the memory watchdog samples the process group. */
 const MEMORY_POLL_MS = 50;
@@ -187,7 +187,7 @@ export class SandboxChild {
     let quotaStopped = false;
     const measureQuota = async () => {
       const begun = performance.now();
-      const used = await folderSize(plan.workspace.filesDir, QUOTA_ENTRY_BYTES);
+      const used = await quotaUsage(plan.workspace.filesDir);
       if (used > quotaBytes!) {
         fire("output_limit", `The workspace reached ${used} bytes; its quota is ${quotaBytes}`);
       } else if (!quotaStopped) {

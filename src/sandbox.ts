@@ -25,7 +25,7 @@ import { PrewarmPool } from "./prewarm_pool.ts";
 import { ToolBridge } from "./tool_bridge.ts";
 import type { Upstreams } from "./upstreams.ts";
 import { SandboxChild } from "./run_child.ts";
-import { folderSize, QUOTA_ENTRY_BYTES, readState, removeWorkspace } from "./workspace.ts";
+import { quotaUsage, readState, removeWorkspace } from "./workspace.ts";
 
 export type { ExecutionPlan, ExecutionRequest } from "./execution_plan.ts";
 
@@ -278,7 +278,7 @@ export class Sandbox {
   /** A run that leaves the files folder over quota is reported; nothing is trimmed. */
   async #checkQuota(plan: ExecutionPlan, result: ExecutionResult): Promise<void> {
     if (!plan.granted.write) return;
-    const used = await folderSize(plan.workspace.filesDir, QUOTA_ENTRY_BYTES);
+    const used = await quotaUsage(plan.workspace.filesDir);
     if (used > this.config.workspaceQuotaBytes) {
       result.warnings = [
         `The workspace holds ${used} bytes, over its quota of ${this.config.workspaceQuotaBytes}: ` +

@@ -53,7 +53,7 @@ export class WorkspaceIdError extends TypeError {
  * @throws {WorkspaceIdError}
  */
 export function validateConversationId(id: unknown): string {
-  if (typeof id !== "string" || !ID_RE.test(id)) {
+  if (typeof id !== "string" || !isConversationId(id)) {
     const shown = typeof id === "string"
       ? JSON.stringify(id.length > 64 ? id.slice(0, 64) + "..." : id)
       : typeof id;
@@ -240,9 +240,14 @@ export async function withWorkspaceLock<T>(
  */
 export const QUOTA_ENTRY_BYTES = 4096;
 
+/** What a files folder counts against the workspace quota. */
+export function quotaUsage(filesDir: string): Promise<number> {
+  return folderSize(filesDir, QUOTA_ENTRY_BYTES);
+}
+
 /**
  * Bytes used below a folder (regular files, not following symlinks), plus `perEntry` for
- * every entry (pass QUOTA_ENTRY_BYTES for the quota).
+ * every entry.
  */
 export async function folderSize(dir: string, perEntry = 0): Promise<number> {
   let total = 0;

@@ -5,7 +5,7 @@
  */
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { isInside } from "./paths.ts";
-import { folderSize, QUOTA_ENTRY_BYTES, type Workspace } from "./workspace.ts";
+import { quotaUsage, type Workspace } from "./workspace.ts";
 
 /** A file request that cannot be served; the message says why. */
 export class WorkspaceFileError extends Error {
@@ -87,7 +87,7 @@ export async function writeWorkspaceFile(
     }
   } else bytes = new TextEncoder().encode(content);
   const existing = await Deno.lstat(abs).then((i) => i.isFile ? i.size : 0, () => 0);
-  const used = await folderSize(ws.filesDir, QUOTA_ENTRY_BYTES);
+  const used = await quotaUsage(ws.filesDir);
   if (used - existing + bytes.length > options.quotaBytes) {
     throw new WorkspaceFileError(
       `Cannot write "${path}": the workspace would hold ${
