@@ -29,16 +29,18 @@ export async function auditRecord(
   code: string,
   result: ExecutionResult,
 ): Promise<AuditRecord> {
-  let lock: Uint8Array<ArrayBuffer> | undefined;
-  if (plan.workspace.metaDir) {
-    lock = await Deno.readFile(`${plan.workspace.metaDir}/deno.lock`).catch(() => undefined);
-  }
+  // The lockfile the run was given (runs without dependencies get none: no read, and no
+  // exception for a missing file, on their path).
+  const lockArg = plan.argv.find((arg) => arg.startsWith("--lock="));
+  const lock = lockArg
+    ? await Deno.readFile(lockArg.slice("--lock=".length)).catch(() => undefined)
+    : undefined;
   const record: AuditRecord = {
     id: crypto.randomUUID(),
     time: new Date().toISOString(),
     conversationId: result.conversationId,
-    codeSha256: await sha256Hex(typeof code === "string" ? code : ""),
-    lockfileSha256: lock ? await sha256Hex(lock) : null,
+    codeSha256: sha256Hex(typeof code === "string" ? code : ""),
+    lockfileSha256: lock ? sha256Hex(lock) : null,
     argv: plan.argv,
     limits: plan.limits,
     dependencies: plan.dependencies,

@@ -229,7 +229,8 @@ export async function makePlan(
     const existing = findWorkspace(config.workspacesDir, conversationId);
     state = existing ? readState(existing) : readState(workspace);
   } else {
-    state = (await openWorkspace(config.workspacesDir, conversationId)).state;
+    const fresh = request.conversationId === undefined;
+    state = (await openWorkspace(config.workspacesDir, conversationId, fresh)).state;
   }
   applyWorkspaceState(config, plan, state);
   if (allDenied.length) {

@@ -210,7 +210,7 @@ export async function installDependencies(
     const lockText = await readOr(lockPath, "");
     const unchanged = JSON.stringify(specifiers) === JSON.stringify(state.dependencies) &&
       state.installHash !== undefined &&
-      state.installHash === await sha256Hex(configText + "\0" + lockText) &&
+      state.installHash === sha256Hex(configText + "\0" + lockText) &&
       (await lockedPackageDirs(lockText, config.denoDir, config.npmRegistry)).length ===
         (state.packageDirs ?? []).length;
     if (unchanged) {
@@ -315,7 +315,7 @@ export async function installDependencies(
     await Deno.rename(stage.config, configPath);
     await Deno.rename(stage.lock, lockPath);
     state.dependencies = specifiers;
-    state.installHash = await sha256Hex(configText + "\0" + newLock);
+    state.installHash = sha256Hex(configText + "\0" + newLock);
     state.packageDirs = await lockedPackageDirs(newLock, config.denoDir, config.npmRegistry);
     writeState(ws, state);
     options.onProgress?.(`Installed ${specifiers.length} dependencies in ${elapsed()} ms`);

@@ -137,6 +137,15 @@ export class SandboxChild {
     for (const pump of this.#pumps) pump.stop();
   }
 
+  /**
+   * Lets the pumps end with their pipes (a cancelled read costs an exception each), but
+   * stops them after a grace: a process that left the group (setsid) may hold the pipes.
+   */
+  #endPumps(): Promise<void> {
+    const grace = setTimeout(() => this.#stopPumps(), DRAIN_GRACE_MS);
+    return Promise.all(this.#pumps.map((p) => p.done)).then(() => clearTimeout(grace));
+  }
+
   #fire(status: ExecutionStatus, message: string): void {
     if (this.#fired) return;
     this.#fired = status;
@@ -239,18 +248,16 @@ export class SandboxChild {
     ]);
     let status: Pick<Deno.CommandStatus, "code" | "signal" | "success">;
     if (early) {
-      // Security: nothing of an execution outlives it; the group dies, unawaited.
+      // Security: nothing of an execution outlives it; the group dies, unawaited. Its
+      // output is complete (the exit frames came last); the pipes close as it dies.
       killGroup(pid, !this.#exited);
-      this.#stopPumps();
+      void this.#endPumps();
       status = { code: this.#exitCode!, signal: null, success: this.#exitCode === 0 };
     } else {
       status = await this.#child.status;
       // Security: nothing of an execution outlives it.
       killGroup(pid);
-      // A process that left the group (setsid) may still hold the pipes: stop waiting.
-      const grace = setTimeout(() => this.#stopPumps(), DRAIN_GRACE_MS);
-      await Promise.all(this.#pumps.map((p) => p.done));
-      clearTimeout(grace);
+      await this.#endPumps();
     }
     const durationMs = Math.round(performance.now() - started);
     this.#onCall = undefined;

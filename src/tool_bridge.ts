@@ -83,7 +83,7 @@ export class ToolBridge {
     const started = performance.now();
     const part = (v: unknown) => typeof v === "string" ? v.slice(0, 100) : `(${typeof v})`;
     const name = `${part(server)}.${part(tool)}`;
-    const argsSha256 = await sha256Hex(JSON.stringify(frame.args ?? null) ?? "null");
+    const argsSha256 = sha256Hex(JSON.stringify(frame.args ?? null) ?? "null");
     const refuse = (error: string): ToolReply => {
       // Security: a flood of refused calls must not flood the audit log.
       const n = ++this.#refusals;

@@ -84,11 +84,13 @@ export function workspacePaths(workspacesDir: string, id: string): Workspace {
 
 /**
  * Creates the workspace if needed, marks it used now (so that GC leaves it alone), and
- * returns its paths and state.
+ * returns its paths and state. `fresh`: the id was just made, so its folder most likely
+ * does not exist yet (mkdir is tried before lstat; either way every check is made).
  */
 export async function openWorkspace(
   workspacesDir: string,
   id: string,
+  fresh = false,
 ): Promise<Workspace & { state: WorkspaceState }> {
   const ws = workspacePaths(workspacesDir, id);
   for (let attempt = 0;; attempt++) {
@@ -96,9 +98,10 @@ export async function openWorkspace(
     // Security: the id's folders must be real folders, not symlinks planted elsewhere;
     // each is checked before anything is created inside it, so nothing is made through a link.
     for (const dir of [ws.root, ws.filesDir, ws.metaDir]) {
-      // Inside a root this call just made, mkdir alone says whether anything is there (and
-      // spares the exceptions of lstat on missing paths, ~50 us each).
-      let info = created ? undefined : lstatOrUndefined(dir);
+      // Inside a root this call just made (or for a fresh id's root), mkdir alone says
+      // whether anything is there, and spares the exception of lstat on a missing path
+      // (~50 us each); if something is there, it is lstat-checked as usual.
+      let info = created || (fresh && dir === ws.root) ? undefined : lstatOrUndefined(dir);
       if (!info) {
         try {
           Deno.mkdirSync(dir);

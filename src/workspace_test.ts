@@ -137,11 +137,29 @@ Deno.test("openWorkspace() refuses a workspace folder that is a symlink", async 
   );
 });
 
-Deno.test("openWorkspace() creates nothing through a symlinked workspace folder", async () => {
+Deno.test("openWorkspace() creates nothing through a symlinked workspace folder", async (t) => {
+  // `fresh` (an id just made) tries mkdir first: a link found there is refused all the same.
+  for (const fresh of [false, true]) {
+    await t.step(fresh ? "fresh id" : "given id", async () => {
+      await using r = await tempRoot();
+      await Deno.symlink(r.outside, join(r.workspacesDir, "evil"));
+      await assert.rejects(
+        () => openWorkspace(r.workspacesDir, "evil", fresh),
+        /Workspace "evil" is not a plain folder/,
+      );
+      assert.deepEqual([...Deno.readDirSync(r.outside)].map((e) => e.name), []);
+    });
+  }
+});
+
+Deno.test("openWorkspace() with a fresh id makes the workspace, or opens one already there", async () => {
   await using r = await tempRoot();
-  await Deno.symlink(r.outside, join(r.workspacesDir, "evil"));
-  await assert.rejects(() => openWorkspace(r.workspacesDir, "evil"), WorkspaceIdError);
-  assert.deepEqual([...Deno.readDirSync(r.outside)].map((e) => e.name), []);
+  const made = await openWorkspace(r.workspacesDir, "f1", true);
+  assert.ok(Deno.statSync(made.filesDir).isDirectory);
+  await Deno.writeTextFile(join(made.filesDir, "kept.txt"), "x");
+  const again = await openWorkspace(r.workspacesDir, "f1", true);
+  assert.equal(await Deno.readTextFile(join(again.filesDir, "kept.txt")), "x");
+  assert.equal(again.state.createdAt, made.state.createdAt);
 });
 
 Deno.test("openWorkspace() refuses a workspace whose files/ or meta/ is a symlink", async (t) => {

@@ -37,7 +37,12 @@ Deno.test("each execution appends one audit line with its plan and outcome, secr
     ]);
     assert.equal(first.conversationId, "audit1");
     assert.equal(first.status, "success");
-    assert.match(first.codeSha256, /^[0-9a-f]{64}$/);
+    const digest = await crypto.subtle.digest(
+      "SHA-256",
+      new TextEncoder().encode("Deno.env.get('AUDIT_TEST_TOKEN')!.length"),
+    );
+    assert.equal(first.codeSha256, new Uint8Array(digest).toHex());
+    assert.equal(first.lockfileSha256, null, "a run without dependencies is given no lockfile");
     assert.ok(first.argv.includes("--allow-env=AUDIT_TEST_TOKEN"));
     assert.equal(first.limits.timeoutMs, 30000);
     assert.equal(second.status, "rejected");

@@ -376,6 +376,20 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
             assert.deepEqual(during, [], "nothing is fetched at run time");
           });
         }
+        await t.step(
+          "the audit line names the code and the lockfile the run was given",
+          async () => {
+            const lines = (await Deno.readTextFile(config.auditFile!)).trim().split("\n")
+              .map((line) => JSON.parse(line))
+              .filter((line) => line.conversationId === "import");
+            const last = lines.at(-1);
+            const code = cases.at(-1)![1];
+            const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(code));
+            assert.equal(last.codeSha256, new Uint8Array(digest).toHex());
+            const { metaDir } = workspacePaths(config.workspacesDir, "import");
+            assert.equal(last.lockfileSha256, await sha256File(join(metaDir, "deno.lock")));
+          },
+        );
       },
     );
 
