@@ -27,6 +27,7 @@ import {
   childPidsWith,
   memoryOf,
   paired,
+  type PairedThroughput,
   pairedThroughput,
   peakOf,
   settledRssKb,
@@ -42,6 +43,9 @@ const { values } = parseArgs({
 });
 const RUNS = Number(values.runs);
 const MANY = values.quick ? 100 : 1000;
+/** Throughput: alternating rounds of the subject and its floor, and calls per round. */
+const TP_ROUNDS = values.quick ? 3 : 7;
+const TP_CALLS = values.quick ? 40 : 100;
 const GAP_MS = 30; // think time between calls, as an assistant has (and much more)
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 const FIXTURE = fileURLToPath(new URL("../tests/fixtures/upstream_server.ts", import.meta.url));
@@ -59,6 +63,8 @@ interface Row {
   ratio?: number;
   target?: string;
   unit: string;
+  /** The lowest and highest ratio over a figure's rounds (throughput). */
+  spread?: [number, number];
 }
 const rows: Row[] = [];
 const results: Record<string, unknown> = {};
@@ -87,6 +93,19 @@ function latencyRow(figure: string, s: Summary, floor?: Summary, target?: string
  * Where a throughput round's CPU went, per call, beside the bare spawner's: the processes
  * that plan and spawn (`spawner`), and the sandbox children they reaped.
  */
+/** A throughput figure: the median round beside the floor's, the median ratio of rounds. */
+function throughputRow(figure: string, pair: PairedThroughput, target?: string): void {
+  rows.push({
+    figure,
+    median: pair.subject.callsPerSecond,
+    floor: pair.floor.callsPerSecond,
+    ratio: pair.ratio,
+    spread: [Math.min(...pair.ratios), Math.max(...pair.ratios)],
+    unit: "calls/s",
+    ...(target ? { target } : {}),
+  });
+}
+
 function cpuRows(
   label: string,
   pair: { floor: Throughput; subject: Throughput },
@@ -107,7 +126,8 @@ function cpuRows(
 const dir = await Deno.makeTempDir({ prefix: "conductor-bench-" });
 const one = join(dir, "one.ts");
 await Deno.writeTextFile(one, "1+1\n");
-const baseConfig = { workspacesDir: join(dir, "ws"), auditFile: null };
+// The default configuration, audit log included: what a user runs.
+const baseConfig = { workspacesDir: join(dir, "ws") };
 const config = resolveConfig(baseConfig);
 const cold = new Sandbox(config);
 await cold.init();
@@ -154,37 +174,30 @@ pairedRow(
   await bracketed(RUNS, bare, () => ok(warm.execute({ code: "1+1", conversationId: "w2" }))),
 );
 
-// 2. Throughput with 8 in flight: three alternating rounds of each, the median round.
+// 2. Throughput with 8 in flight: alternating rounds of each; the ratio is the median of
+// the rounds' own ratios, the spread their lowest and highest.
 note("throughput");
-const libTp = await pairedThroughput(3, 80, 8, bare, () => ok(warm.execute({ code: "1+1" })));
+const libTp = await pairedThroughput(
+  TP_ROUNDS,
+  TP_CALLS,
+  8,
+  bare,
+  () => ok(warm.execute({ code: "1+1" })),
+);
 const bareTp = libTp.floor;
 rows.push({ figure: "bare, 8 in flight (floor)", median: bareTp.callsPerSecond, unit: "calls/s" });
-rows.push({
-  figure: "library, 8 in flight",
-  median: libTp.subject.callsPerSecond,
-  floor: bareTp.callsPerSecond,
-  ratio: libTp.subject.callsPerSecond / bareTp.callsPerSecond,
-  target: ">= 0.90x",
-  unit: "calls/s",
-});
+throughputRow("library, 8 in flight", libTp, ">= 0.90x");
 cpuRows("library, 8 in flight", libTp, "conductor");
 // Under load the pool must never be slower than cold spawning: the same load with the
 // pool off is the floor here.
 const poolTp = await pairedThroughput(
-  3,
-  80,
+  TP_ROUNDS,
+  TP_CALLS,
   8,
   () => ok(cold.execute({ code: "1+1" })),
   () => ok(warm.execute({ code: "1+1" })),
 );
-rows.push({
-  figure: "library, 8 in flight, prewarm on vs off",
-  median: poolTp.subject.callsPerSecond,
-  floor: poolTp.floor.callsPerSecond,
-  ratio: poolTp.subject.callsPerSecond / poolTp.floor.callsPerSecond,
-  target: ">= 1.00x (about)",
-  unit: "calls/s",
-});
+throughputRow("library, 8 in flight, prewarm on vs off", poolTp, ">= 1.00x (about)");
 results.throughput = { bare: bareTp, library: libTp.subject, prewarmOff: poolTp.floor };
 
 // The CLI end to end: a developer's `conductor exec -e "1+1"` (start-up, config, one run).
@@ -275,7 +288,7 @@ async function startServer() {
       "run",
       "--no-prompt",
       "--allow-all",
-      "--v8-flags=--max-semi-space-size=4,--no-concurrent-recompilation",
+      "--v8-flags=--max-semi-space-size=4,--no-concurrent-recompilation,--optimize-for-size,--max-opt=2",
       MAIN,
       "serve",
       "--config",
@@ -325,17 +338,17 @@ for (const inFlight of [2, 8]) {
   let peak = 0;
   const sampler = setInterval(() => peak = Math.max(peak, memoryOf(pid)?.rssKb ?? 0), 20);
   // The client's CPU (this process) counts with the server's: the floor has neither.
-  const pair = await pairedThroughput(3, 80, inFlight, bare, () => call("1+1"), [Deno.pid, pid]);
+  const pair = await pairedThroughput(
+    TP_ROUNDS,
+    TP_CALLS,
+    inFlight,
+    bare,
+    () => call("1+1"),
+    [Deno.pid, pid],
+  );
   clearInterval(sampler);
   const [tp, floorTp] = [pair.subject, pair.floor];
-  rows.push({
-    figure: `MCP, ${inFlight} in flight`,
-    median: tp.callsPerSecond,
-    floor: floorTp.callsPerSecond,
-    ratio: tp.callsPerSecond / floorTp.callsPerSecond,
-    unit: "calls/s",
-    ...(inFlight === 8 ? { target: ">= 0.90x" } : {}),
-  });
+  throughputRow(`MCP, ${inFlight} in flight`, pair, inFlight === 8 ? ">= 0.90x" : undefined);
   latencyRow(`MCP, ${inFlight} in flight, latency`, tp.latency, floorTp.latency);
   if (inFlight === 8) cpuRows("MCP, 8 in flight", pair, "server + client");
   results[`mcpPeakRssKb${inFlight}`] = peak;
@@ -378,7 +391,7 @@ const floorOut = await new Deno.Command(Deno.execPath(), {
     "run",
     "--no-prompt",
     "--allow-all",
-    "--v8-flags=--max-semi-space-size=4,--no-concurrent-recompilation",
+    "--v8-flags=--max-semi-space-size=4,--no-concurrent-recompilation,--optimize-for-size,--max-opt=2",
     fileURLToPath(new URL("./spawn_floor.ts", import.meta.url)),
     one,
     String(MANY),
@@ -462,7 +475,7 @@ await Deno.remove(dir, { recursive: true }).catch(() => {});
 
 // Report.
 const fmt = (n: number | undefined, digits = 1) => n === undefined ? "" : n.toFixed(digits);
-const header = ["figure", "median", "p95", "unit", "floor", "ratio", "target"];
+const header = ["figure", "median", "p95", "unit", "floor", "ratio", "rounds", "target"];
 const table = rows.map((r) => [
   r.figure,
   fmt(r.median),
@@ -470,6 +483,7 @@ const table = rows.map((r) => [
   r.unit,
   fmt(r.floor),
   r.ratio === undefined ? "" : `${r.ratio.toFixed(2)}x`,
+  r.spread ? `${r.spread[0].toFixed(2)}-${r.spread[1].toFixed(2)}` : "",
   r.target ?? "",
 ]);
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));

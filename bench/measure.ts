@@ -144,16 +144,46 @@ export async function pairedThroughput(
   floor: () => Promise<unknown>,
   fn: () => Promise<unknown>,
   pids?: number[],
-): Promise<{ floor: Throughput; subject: Throughput }> {
+): Promise<PairedThroughput> {
   const floors: Throughput[] = [];
   const subjects: Throughput[] = [];
+  const ratios: number[] = [];
   for (let i = 0; i < rounds; i++) {
-    floors.push(await throughput(calls, inFlight, floor));
-    subjects.push(await throughput(calls, inFlight, fn, pids));
+    // Which goes first alternates, so that neither always runs on a warmer machine.
+    const first = i % 2 ? fn : floor;
+    const a = await throughput(calls, inFlight, first, first === fn ? pids : undefined);
+    const b = await throughput(
+      calls,
+      inFlight,
+      first === fn ? floor : fn,
+      first === fn ? undefined : pids,
+    );
+    const [f, s] = first === fn ? [b, a] : [a, b];
+    floors.push(f);
+    subjects.push(s);
+    ratios.push(s.callsPerSecond / f.callsPerSecond);
   }
   const medianRound = (all: Throughput[]) =>
     [...all].sort((a, b) => a.callsPerSecond - b.callsPerSecond)[all.length >> 1]!;
-  return { floor: medianRound(floors), subject: medianRound(subjects) };
+  const sorted = [...ratios].sort((a, b) => a - b);
+  return {
+    floor: medianRound(floors),
+    subject: medianRound(subjects),
+    ratio: sorted[sorted.length >> 1]!,
+    ratios,
+  };
+}
+
+/**
+ * Rounds of a subject and its floor, alternated: the median round of each, and the median
+ * of the rounds' own ratios (each round beside the floor measured next to it, so that the
+ * machine's drift cancels out) with all of them.
+ */
+export interface PairedThroughput {
+  floor: Throughput;
+  subject: Throughput;
+  ratio: number;
+  ratios: number[];
 }
 
 /** A bare `deno run --no-prompt --no-config FILE`, its output read to the end: the floor. */

@@ -3,7 +3,7 @@
  * the way a minimal conductor would (8 in flight, stdio piped, output read to the end), and
  * prints its own resident memory after 10 and after N of them, as JSON.
  *
- * Usage: deno run -A --v8-flags=--max-semi-space-size=4,--no-concurrent-recompilation bench/spawn_floor.ts FILE N
+ * Usage: deno run -A --v8-flags=--max-semi-space-size=4,--no-concurrent-recompilation,--optimize-for-size,--max-opt=2 bench/spawn_floor.ts FILE N
  */
 import { bareRun, settledRssKb, throughput } from "./measure.ts";
 

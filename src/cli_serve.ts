@@ -14,8 +14,13 @@ export const SERVE_HELP = `Usage: conductor serve [--config FILE]
 
 Starts the MCP server on stdio, for Cursor, Claude Desktop or any MCP client. Tools:
 run_deno_code, install_dependencies, write_file, read_file, list_files,
-list_workspaces, delete_workspace. Logs go to stderr. Idle workspaces are
-garbage-collected every 10 minutes (workspaceTtlHours in the config).
+list_workspaces, delete_workspace, and search_tools when upstream servers are
+configured. Logs go to stderr. Idle workspaces are garbage-collected every 10
+minutes (workspaceTtlHours in the config).
+
+A server that runs for long keeps its memory low and flat when Deno starts it with
+  --v8-flags=--max-semi-space-size=4,--no-concurrent-recompilation,--optimize-for-size,--max-opt=2
+as README.md and .cursor/mcp.json do (about 82 MB after 1000 runs, not 95).
 
 Options:
   --config FILE   Config file (default: $CONDUCTOR_CONFIG, then ./conductor.jsonc)
