@@ -394,6 +394,46 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
     );
 
     // -------------------------------------------------------------------------------
+    await t.step(
+      "a .npmrc the code writes in its workspace (its HOME) redirects neither runs nor installs",
+      async () => {
+        const trapped: string[] = [];
+        const trap = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+          trapped.push(new URL(req.url).pathname);
+          return new Response("{}", { status: 404 });
+        });
+        try {
+          const url = `http://127.0.0.1:${trap.addr.port}/`;
+          const npmrc = `registry=${url}\n//127.0.0.1:${trap.addr.port}/:_authToken=stolen\n`;
+          const wrote = await ts.sandbox.execute({
+            code: `await Deno.writeTextFile(".npmrc", ${JSON.stringify(npmrc)}); "written"`,
+            conversationId: "npmrc",
+            dependencies: ["npm:fixture-hello@1.0.0"],
+            permissions: { write: ["."] },
+          });
+          assertSuccess(wrote, "written");
+          const ran = await ts.sandbox.execute({
+            code: 'import { hello } from "fixture-hello"; hello("r")',
+            conversationId: "npmrc",
+          });
+          assertSuccess(ran, "hello r");
+          const [installed, fetched] = await requestsDuring(() =>
+            ts.sandbox.execute({
+              code: 'import { hello } from "fixture-hello"; hello("i")',
+              conversationId: "npmrc",
+              dependencies: ["npm:fixture-hello@1.0.0", "npm:fixture-reads-own-file@1.0.0"],
+            })
+          );
+          assertSuccess(installed, "hello i");
+          assert.ok(fetched.includes("/fixture-reads-own-file"), JSON.stringify(fetched));
+          assert.deepEqual(trapped, [], "nothing went to the registry the .npmrc names");
+        } finally {
+          await trap.shutdown();
+        }
+      },
+    );
+
+    // -------------------------------------------------------------------------------
     await t.step("lifecycle scripts of a package do not run at install", async () => {
       const ws = await openWorkspace(config.workspacesDir, "scripts");
       const result = await installDependencies(config, ws, ["npm:fixture-postinstall@1.0.0"]);
