@@ -168,11 +168,7 @@ export class Sandbox {
           .map(([, v]) => v),
         this.config.redactPatterns,
       );
-      await appendAudit(
-        this.config.auditFile,
-        await auditRecord(plan, request.code, result),
-        redact,
-      );
+      appendAudit(this.config.auditFile, await auditRecord(plan, request.code, result), redact);
     }
     return result;
   }
@@ -268,9 +264,11 @@ export class Sandbox {
           conversationId: plan.conversationId,
           ...record,
         };
-        appendAudit(auditFile, line, redact).catch((error) =>
-          log(`audit failed: ${error.message}`)
-        );
+        try {
+          appendAudit(auditFile, line, redact);
+        } catch (error) {
+          log(`audit failed: ${(error as Error).message}`);
+        }
       },
     });
   }
