@@ -56,10 +56,29 @@ export async function auditRecord(
 
 /**
  * Appends one redacted JSON line (an execution's record, or a tool call's) to the audit
- * file, as one `O_APPEND` write: lines never interleave. Synchronous, like the workspace
- * bookkeeping: 8 us on a local disk, against 45 us of thread hand-off for the async call.
+ * file, as one `O_APPEND` write: lines never interleave. Asynchronous on purpose: a write
+ * that blocks (a slow or hung disk) must not stop the conductor's event loop, which
+ * enforces every other run's limits.
  */
-export function appendAudit(path: string, record: object, redact: Redactor): void {
+export async function appendAudit(path: string, record: object, redact: Redactor): Promise<void> {
   const line = JSON.stringify(redactDeep(record, redact)) + "\n";
-  Deno.writeTextFileSync(path, line, { append: true, create: true, mode: 0o600 });
+  await Deno.writeTextFile(path, line, { append: true, create: true, mode: 0o600 });
+}
+
+/**
+ * Checks at start-up that the audit file can be appended to and is a regular file (a FIFO
+ * or a device would block or swallow the log); creates it if missing.
+ * @throws Error naming the file and the problem
+ */
+export async function checkAuditFile(path: string): Promise<void> {
+  try {
+    const info = await Deno.stat(path).catch((error) => {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw error;
+    });
+    if (info && !info.isFile) throw new Error("it is not a regular file");
+    await Deno.writeTextFile(path, "", { append: true, create: true, mode: 0o600 });
+  } catch (error) {
+    throw new Error(`Cannot use the audit file "${path}": ${(error as Error).message}`);
+  }
 }

@@ -2,7 +2,7 @@
  * The sandbox: one execution end to end. Plan (policy, workspace), install (step 1, when
  * dependencies are asked for), run (step 2, a fresh child), result.
  */
-import { appendAudit, auditRecord } from "./audit.ts";
+import { appendAudit, auditRecord, checkAuditFile } from "./audit.ts";
 import { BusyError, Limiter } from "./concurrency.ts";
 import type { ResolvedConfig } from "./config.ts";
 import { prepareDenoDir } from "./deno_dir.ts";
@@ -113,6 +113,7 @@ export class Sandbox {
       }
       await Deno.mkdir(this.config.workspacesDir, { recursive: true });
       await prepareDenoDir(this.config.denoDir);
+      if (this.config.auditFile) await checkAuditFile(this.config.auditFile);
       this.#launcher = await installSessionLauncher(this.config.denoDir);
       sweepOrphans(BOOTSTRAP_PATH);
     })();
@@ -168,7 +169,13 @@ export class Sandbox {
           .map(([, v]) => v),
         this.config.redactPatterns,
       );
-      appendAudit(this.config.auditFile, await auditRecord(plan, request.code, result), redact);
+      // The code has run: a failed audit write is reported, and the result still returned.
+      await appendAudit(
+        this.config.auditFile,
+        await auditRecord(plan, request.code, result),
+        redact,
+      )
+        .catch((error) => log(`audit failed: ${error.message}`));
     }
     return result;
   }
@@ -264,11 +271,9 @@ export class Sandbox {
           conversationId: plan.conversationId,
           ...record,
         };
-        try {
-          appendAudit(auditFile, line, redact);
-        } catch (error) {
-          log(`audit failed: ${(error as Error).message}`);
-        }
+        appendAudit(auditFile, line, redact).catch((error) =>
+          log(`audit failed: ${error.message}`)
+        );
       },
     });
   }

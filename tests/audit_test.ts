@@ -2,6 +2,8 @@
  * The audit log: one JSON line per execution with the fields DESIGN.md lists, no secrets.
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
+import { setLogSink } from "../src/log.ts";
 import { testSandbox } from "./helpers.ts";
 
 Deno.test("each execution appends one audit line with its plan and outcome, secrets redacted", async () => {
@@ -49,5 +51,47 @@ Deno.test("each execution appends one audit line with its plan and outcome, secr
     assert.deepEqual(second.denied.map((d: { value: string }) => d.value), ["10.0.0.1"]);
   } finally {
     Deno.env.delete("AUDIT_TEST_TOKEN");
+  }
+});
+
+Deno.test("an audit file that is not a regular file is refused at start-up, by name", async (t) => {
+  for (const kind of ["a folder", "a FIFO"]) {
+    await t.step(kind, async () => {
+      const dir = await Deno.makeTempDir({ prefix: "conductor-audit-" });
+      try {
+        const auditFile = join(dir, "audit.jsonl");
+        if (kind === "a folder") await Deno.mkdir(auditFile);
+        else {
+          const made = await new Deno.Command("mkfifo", { args: [auditFile] }).output();
+          assert.ok(made.success);
+        }
+        await using ts = await testSandbox({}, { auditFile });
+        await assert.rejects(
+          () => ts.sandbox.init(),
+          /Cannot use the audit file ".*audit\.jsonl": it is not a regular file/,
+        );
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+  }
+});
+
+Deno.test("a failed audit write is logged, and the run's result still comes back", async () => {
+  await using ts = await testSandbox();
+  await ts.sandbox.init();
+  const auditFile = ts.config.auditFile!;
+  // The file becomes a folder after start-up: every append now fails.
+  await Deno.remove(auditFile);
+  await Deno.mkdir(auditFile);
+  const logged: string[] = [];
+  setLogSink((line) => logged.push(line));
+  try {
+    const result = await ts.sandbox.execute({ code: "6 * 7" });
+    assert.equal(result.status, "success");
+    assert.equal(result.returnValue, 42);
+    assert.ok(logged.some((line) => /audit failed/.test(line)), JSON.stringify(logged));
+  } finally {
+    setLogSink(undefined);
   }
 });

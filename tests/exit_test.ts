@@ -53,6 +53,18 @@ Deno.test("an execution ends when the event loop runs dry, with every output and
     assert.equal(r.error?.type, "RangeError");
     assert.equal(r.stdout, "cleanup\n");
   });
+  await t.step("what Node's process 'exit' and 'beforeExit' handlers print is kept", async () => {
+    // Deno emits Node's 'exit' after the unload event: the child is waited for, not killed.
+    const r = await ts.sandbox.execute({
+      code: `import process from "node:process";
+        process.on("beforeExit", () => console.log("before"));
+        process.on("exit", (code) => console.log("exit", code));
+        "done"`,
+    });
+    assert.equal(r.status, "success", JSON.stringify(r));
+    assert.equal(r.returnValue, "done");
+    assert.equal(r.stdout, "before\nexit 0\n");
+  });
   await t.step("code that replaces dispatchEvent still ends with a true result", async () => {
     // The bootstrap's hook is gone then: results and errors come from the process itself.
     const ok = await ts.sandbox.execute({
