@@ -67,11 +67,51 @@ function isCommand(name: string | undefined): name is CommandName {
   return name !== undefined && Object.hasOwn(COMMANDS, name);
 }
 
+/** Permissions Deno grants only with --allow-all (the conductor needs every one). */
+const NEEDED: Deno.PermissionName[] = [
+  "read",
+  "write",
+  "net",
+  "env",
+  "run",
+  "ffi",
+  "sys",
+];
+
+/** A clear refusal when the conductor was not started with --allow-all, else undefined. */
+function missingAllowAll(): string | undefined {
+  const missing: string[] = NEEDED.filter((name) =>
+    Deno.permissions.querySync({ name }).state !== "granted"
+  );
+  if (!missing.length) {
+    try {
+      Deno.readTextFileSync("/proc/self/stat");
+      return undefined;
+    } catch {
+      missing.push("/proc"); // every flag one by one is not --allow-all
+    }
+  }
+  return "the conductor must be started with --allow-all " +
+    `(missing: ${missing.join(", ")}), as in: deno run --no-prompt --allow-all main.ts ...; ` +
+    "it spawns and kills the sandbox children and reads /proc, which Deno opens only to " +
+    "--allow-all. The code it runs gets only what each request asks for.";
+}
+
 /** Runs the CLI; returns the process exit code. */
 export async function runCli(args: string[]): Promise<number> {
   const [command, ...rest] = args;
   try {
-    if (isCommand(command)) return await (await COMMANDS[command]()).run(rest);
+    if (isCommand(command)) {
+      const module = await COMMANDS[command]();
+      const missing = rest.some((a) => a === "-h" || a === "--help")
+        ? undefined
+        : missingAllowAll();
+      if (missing) {
+        await writeErr(`conductor: ${missing}\n`);
+        return EXIT.usage;
+      }
+      return await module.run(rest);
+    }
     switch (command) {
       case undefined:
       case "-h":
@@ -80,6 +120,11 @@ export async function runCli(args: string[]): Promise<number> {
         return command === undefined ? EXIT.usage : EXIT.ok;
       case "help": {
         const topic = rest[0];
+        if (topic !== undefined && !isCommand(topic)) {
+          throw new UsageError(
+            `Unknown help topic "${topic}": expected one of ${Object.keys(COMMANDS).join(", ")}`,
+          );
+        }
         await writeOut(isCommand(topic) ? (await COMMANDS[topic]()).help : MAIN_HELP);
         return EXIT.ok;
       }
@@ -92,6 +137,8 @@ export async function runCli(args: string[]): Promise<number> {
         );
     }
   } catch (error) {
+    // The reader of our output went away (`conductor exec ... | head`): stop quietly.
+    if (error instanceof Deno.errors.BrokenPipe) return EXIT.failed;
     if (error instanceof UsageError || error instanceof ConfigError || isParseArgsError(error)) {
       await writeErr(`conductor: ${(error as Error).message}\n`);
       return EXIT.usage;

@@ -18,7 +18,12 @@ export function loadCliConfig(path: string | undefined): Promise<ResolvedConfig>
 }
 
 export async function readStdin(): Promise<string> {
-  return await new Response(Deno.stdin.readable).text();
+  return new TextDecoder().decode(await readStdinBytes());
+}
+
+/** All of stdin, byte for byte. */
+export async function readStdinBytes(): Promise<Uint8Array> {
+  return new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer());
 }
 
 export function parseInteger(name: string, text: string): number {

@@ -219,6 +219,7 @@ export function renderPlan(plan: ExecutionPlan): string {
   lines.push(
     `limits: ${Object.entries(plan.limits).map(([k, v]) => `${k}=${v}`).join(" ")}`,
   );
+  if (plan.tools) lines.push(`tools: ${plan.tools.allowed.map((t) => t.fullName).join(" ")}`);
   if (plan.argv.length) {
     lines.push(
       `env: ${Object.keys(plan.env).sort().join(" ")}`,
@@ -239,7 +240,8 @@ export function renderStatus(result: ExecutionResult): string {
       text += `\n  - ${d.kind} ${JSON.stringify(d.value)}: ${d.reason}`;
     }
   } else if (error) {
-    text += `: ${error.type}: ${error.message}`;
+    // A limit's error type is the status itself: said once.
+    text += error.type === status ? `: ${error.message}` : `: ${error.type}: ${error.message}`;
     if (error.stack) {
       const frames = error.stack.split("\n").filter((l) => /^\s+at /.test(l));
       if (frames.length) text += "\n" + frames.join("\n");
@@ -262,11 +264,16 @@ export async function execCommand(args: string[]): Promise<number> {
   const config = await loadCliConfig(parsed.config);
   const sandbox = new Sandbox(config);
   if (parsed.explain) {
-    const plan = await sandbox.plan(parsed.request, { dryRun: true });
-    // Security: env values may be secrets granted to the child; show names only.
-    const shown = { ...plan, env: Object.keys(plan.env).sort() };
-    await writeOut(parsed.json ? JSON.stringify(shown, null, 2) + "\n" : renderPlan(plan));
-    return plan.rejection ? EXIT.refused : EXIT.ok;
+    try {
+      const plan = await sandbox.plan(parsed.request, { dryRun: true });
+      // Security: env values may be secrets granted to the child; show names only.
+      const shown = { ...plan, env: Object.keys(plan.env).sort() };
+      await writeOut(parsed.json ? JSON.stringify(shown, null, 2) + "\n" : renderPlan(plan));
+      return plan.rejection ? EXIT.refused : EXIT.ok;
+    } finally {
+      // Planning code mode starts the upstream servers: stop them, or the CLI never exits.
+      await sandbox.close();
+    }
   }
   const controller = new AbortController();
   const onSignal = () => controller.abort();

@@ -2,7 +2,7 @@
  * `conductor workspaces list | rm ID | gc` and `conductor files ls | get | put`.
  */
 import { parseArgs } from "node:util";
-import { checkedId, EXIT, loadCliConfig, readStdin, UsageError } from "./cli_common.ts";
+import { checkedId, EXIT, loadCliConfig, readStdinBytes, UsageError } from "./cli_common.ts";
 import type { ResolvedConfig } from "./config.ts";
 import { writeErr, writeOut } from "./log.ts";
 import {
@@ -44,10 +44,15 @@ relative to that folder; paths that leave it or go through a symlink are refused
 
   ls    List files with sizes
   get   Print a file (up to readFileMaxBytes; --base64 for binary)
-  put   Write a file from FILE, or from stdin with - or no FILE (the workspace is
-        created if new; refused past the workspace quota)
+  put   Write a file from FILE, or from stdin with - or no FILE, byte for byte
+        (with --base64, the input is base64 text; the workspace is created if new;
+        refused past the workspace quota)
 
-Options: --config FILE, -h/--help
+Options:
+  --base64        get: print the file as base64; put: the input is base64
+  --json          ls: print JSON
+  --config FILE   Config file (default: $CONDUCTOR_CONFIG, then ./conductor.jsonc)
+  -h, --help      Show this help
 `;
 
 function human(bytes: number): string {
@@ -160,15 +165,17 @@ export async function filesCommand(args: string[]): Promise<number> {
       }
       case "put": {
         if (!path) throw new UsageError("files put needs a PATH");
-        const content = source === undefined || source === "-"
-          ? await readStdin()
-          : await Deno.readTextFile(source).catch((e) => {
+        // Byte for byte (a binary file too); with --base64 the input is base64 text.
+        const input = source === undefined || source === "-"
+          ? await readStdinBytes()
+          : await Deno.readFile(source).catch((e) => {
             throw new UsageError(`Cannot read "${source}": ${e.message}`);
           });
+        const content = values.base64 ? new TextDecoder().decode(input).trim() : input.toBase64();
         await Deno.mkdir(config.workspacesDir, { recursive: true });
         const ws = await openWorkspace(config.workspacesDir, checkedId(id));
-        const bytes = await writeWorkspaceFile(ws, path, values.base64 ? content.trim() : content, {
-          encoding: values.base64 ? "base64" : "utf8",
+        const bytes = await writeWorkspaceFile(ws, path, content, {
+          encoding: "base64",
           quotaBytes: config.workspaceQuotaBytes,
         });
         await writeErr(`[conductor] wrote ${bytes} bytes to ${id}:${path}\n`);

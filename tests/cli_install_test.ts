@@ -371,6 +371,20 @@ Deno.test("conductor files put, ls and get move text and binary files in and out
     },
   );
 
+  await t.step("binary: put from a file copies it byte for byte", async () => {
+    // Bytes that are not UTF-8: a text read would turn them into U+FFFD.
+    const bytes = new Uint8Array(256).map((_, i) => 255 - i);
+    const source = join(cli.dir, "source.bin");
+    await Deno.writeFile(source, bytes);
+    const put = await cli.run(["files", "put", "c1", "copy.bin", source]);
+    assert.equal(put.code, 0, show(put));
+    assert.equal(put.stderr, "[conductor] wrote 256 bytes to c1:copy.bin\n");
+    assert.deepEqual(
+      await Deno.readFile(join(cli.workspacesDir, "c1", "files", "copy.bin")),
+      bytes,
+    );
+  });
+
   await t.step(
     "code in that conversation reads the file put in, and writes one to get out",
     async () => {

@@ -192,6 +192,31 @@ Deno.test("conductor exec --explain prints the plan exactly, and runs nothing", 
   );
 });
 
+Deno.test("conductor exec --explain with upstream tools lists them, and exits", async () => {
+  const fixture = fromFileUrl(new URL("./fixtures/upstream_server.ts", import.meta.url));
+  const denoJson = fromFileUrl(new URL("../deno.json", import.meta.url));
+  const upstream = {
+    command: Deno.execPath(),
+    args: [
+      "run",
+      "--no-prompt",
+      "--allow-env",
+      "--allow-write",
+      "--config",
+      denoJson,
+      fixture,
+      "gh",
+    ],
+  };
+  // It hung before: planning starts the upstream servers, and nothing stopped them.
+  const r = await conductor(
+    ["exec", "--explain", "--allow-tools=gh.get_issue", "-e", "1"],
+    { config: { mcpServers: { gh: upstream }, toolPolicy: { allow: ["gh.get_issue"] } } },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^tools: gh\.get_issue$/m);
+});
+
 Deno.test("conductor exec --explain exits 3 and lists denials for a refused request", async () => {
   const r = await conductor(["exec", "--explain", "--allow-read=../x", "--allow-all", "-e", "1"]);
   assert.equal(r.code, 3);
@@ -211,4 +236,55 @@ Deno.test("conductor --help and exec --help describe the commands", async () => 
   const exec = await conductor(["exec", "--help"]);
   assert.match(exec.stdout, /--allow-net\[=HOSTS\]/);
   assert.match(exec.stdout, /--explain/);
+});
+
+Deno.test("started without --allow-all, a command says so and exits 2; its help still shows", async () => {
+  const run = async (args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", "--allow-read", "--allow-env", MAIN, ...args],
+      env: { NO_COLOR: "1", CONDUCTOR_CONFIG: "" },
+      stdin: "null",
+    }).output();
+    return {
+      code: out.code,
+      stdout: new TextDecoder().decode(out.stdout),
+      stderr: new TextDecoder().decode(out.stderr),
+    };
+  };
+  for (const command of ["exec", "serve"]) {
+    const r = await run([command, ...(command === "exec" ? ["-e", "1"] : [])]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /^conductor: the conductor must be started with --allow-all \(missing: write, net, run, ffi, sys\)/,
+    );
+    assert.doesNotMatch(r.stderr, /Uncaught|\n\s+at /);
+  }
+  const help = await run(["exec", "--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^Usage: conductor exec/);
+});
+
+Deno.test("conductor exec stops quietly when its reader goes away (| head)", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      ...CONDUCTOR_FLAGS,
+      MAIN,
+      "exec",
+      "-e",
+      "for (let i = 0; i < 200000; i++) console.log(i)",
+    ],
+    env: { NO_COLOR: "1", CONDUCTOR_CONFIG: "" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  await reader.read();
+  await reader.cancel(); // closes the pipe, as head does
+  const [status, stderr] = await Promise.all([child.status, new Response(child.stderr).text()]);
+  assert.equal(status.code, 1);
+  assert.doesNotMatch(stderr, /BrokenPipe|Uncaught/, stderr);
 });
