@@ -472,7 +472,10 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
     annotations: { readOnlyHint: true, openWorldHint: false },
   }, () =>
     guarded(async () => {
-      const workspaces = await listWorkspaces(config.workspacesDir);
+      // Workspaces made ahead for prewarmed children are nobody's yet: not listed.
+      const ready = sandbox.pool?.idleGenericIds() ?? new Set<string>();
+      const workspaces = (await listWorkspaces(config.workspacesDir))
+        .filter((w) => !ready.has(w.id));
       const text = workspaces.length
         ? workspaces.map((w) => `${w.id} ${w.sizeBytes} bytes, last used ${w.lastUsedAt}`).join(
           "\n",

@@ -74,6 +74,20 @@ export class PrewarmPool {
     return Math.max(0, this.options.generic - generic);
   }
 
+  /** The workspaces of idle generic children: made ahead, nobody's yet. */
+  idleGenericIds(): Set<string> {
+    const ids = new Set<string>();
+    for (const [id, entry] of this.#entries) if (entry.generic) ids.add(id);
+    return ids;
+  }
+
+  /** Gives back a claimed generic workspace that its request did not use (refused). */
+  releaseGeneric(conversationId: string): void {
+    const entry = this.#entries.get(conversationId);
+    if (entry && !entry.child.exited) entry.generic = true;
+    else if (entry) this.#discard(conversationId);
+  }
+
   /** Claims the workspace of an idle generic child for a request that named none. */
   claimGeneric(): string | undefined {
     for (const [id, entry] of this.#entries) {

@@ -67,6 +67,8 @@ export class Sandbox {
   #owner: string;
   #launcher: string | undefined;
   #ready: Promise<void> | undefined;
+  /** Removals of unused generic workspaces, awaited by `close()`. */
+  #removals = new Set<Promise<unknown>>();
 
   constructor(config: ResolvedConfig, options: SandboxOptions = {}) {
     this.config = config;
@@ -74,8 +76,12 @@ export class Sandbox {
     this.#owner = ownerToken();
     if (options.prewarm && config.prewarm.maxChildren > 0) {
       this.pool = new PrewarmPool(config.prewarm);
-      this.pool.onDiscardGeneric = (id) =>
-        void removeWorkspace(config.workspacesDir, id).catch(() => {});
+      this.pool.onDiscardGeneric = (id) => {
+        const removal: Promise<unknown> = removeWorkspace(config.workspacesDir, id)
+          .catch(() => {})
+          .finally(() => this.#removals.delete(removal));
+        this.#removals.add(removal);
+      };
     }
   }
 
@@ -92,6 +98,7 @@ export class Sandbox {
   /** Kills the prewarmed children and disconnects the upstreams. */
   async close(): Promise<void> {
     this.pool?.close();
+    await Promise.all(this.#removals);
     await this.#upstreams?.close();
   }
 
@@ -138,14 +145,22 @@ export class Sandbox {
     const started = performance.now();
     preloadParser();
     const named = request.conversationId !== undefined;
+    const asked = request;
+    let claimed: string | undefined;
     if (
       request.conversationId === undefined && request.dependencies === undefined &&
       !options.ephemeral
     ) {
-      const claimed = this.pool?.claimGeneric();
+      claimed = this.pool?.claimGeneric();
       if (claimed) request = { ...request, conversationId: claimed };
     }
-    const plan = await this.plan(request);
+    let plan = await this.plan(request);
+    if (claimed && plan.rejection) {
+      // A refused request makes no workspace: the ready one goes back to the pool.
+      this.pool!.releaseGeneric(claimed);
+      request = asked;
+      plan = await this.plan(request);
+    }
     const result = await this.#execute(plan, request, options, started);
     if (this.pool && !plan.rejection && plan.workspace.root) {
       // Once the caller has its result: predict the next run of a conversation the caller

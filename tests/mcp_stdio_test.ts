@@ -153,6 +153,12 @@ Deno.test("MCP serve: run_deno_code returns a value, a denial, a timeout", async
 
 Deno.test("MCP serve: a file written with write_file is read by code, and code's files come back", async () => {
   await using s = await serve();
+  // The workspace made ahead for a prewarmed child is nobody's yet: on disk, not listed.
+  const made = [...Deno.readDirSync(join(s.dir, "ws"))].filter((e) =>
+    e.isDirectory && e.name !== ".deno"
+  );
+  assert.equal(made.length, 1);
+  assert.deepEqual(data(await call(s.client, "list_workspaces", {})).workspaces, []);
   const w = data(await call(s.client, "write_file", { path: "in/data.txt", content: "hello" }));
   const id = String(w.conversationId);
   const r = await call(s.client, "run_deno_code", {

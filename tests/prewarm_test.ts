@@ -240,3 +240,28 @@ Deno.test("a session launcher deleted while serving: every run falls back to set
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("a refused request takes no prewarmed workspace, and close() removes the unused ones", async () => {
+  await using s = await sandboxes();
+  await s.warm.refill();
+  const [ready] = s.warm.pool!.idleGenericIds();
+  assert.ok(ready);
+  const refused = await s.warm.execute({ code: "1", permissions: { net: ["10.0.0.1"] } });
+  assert.equal(refused.status, "rejected");
+  assert.notEqual(refused.conversationId, ready);
+  // No workspace for the refused request; the ready one is still the pool's, and unused.
+  assert.equal(await exists(join(s.dir, refused.conversationId)), false);
+  assert.deepEqual([...s.warm.pool!.idleGenericIds()], [ready]);
+  const served = await s.warm.execute({ code: "2" });
+  assert.equal(served.conversationId, ready);
+  await s.warm.refill();
+  const [next] = s.warm.pool!.idleGenericIds();
+  assert.ok(next && await exists(join(s.dir, next)));
+  await s.warm.close();
+  assert.equal(await exists(join(s.dir, next)), false, "an unused ready workspace is removed");
+  assert.equal(await exists(join(s.dir, ready)), true, "a used one stays");
+});
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.lstat(path).then(() => true, () => false);
+}
