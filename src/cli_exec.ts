@@ -31,7 +31,8 @@ the code's own output (JSON). The code's stdout and stderr go to stdout and stde
 
 Permissions (relative paths are inside the conversation's files folder, the cwd):
   --allow-net[=HOSTS]     Network: any public host, or HOST[:PORT],... Private,
-                          loopback and link-local addresses are always denied
+                          loopback and link-local addresses are denied unless the
+                          config's ceiling.privateNet lists them
   --allow-read[=PATHS]    Read (without a value: the files folder)
   --allow-write[=PATHS]   Write (without a value: the files folder)
   --allow-env=NAMES       Env vars (NAME or PREFIX*), if the ceiling allows them

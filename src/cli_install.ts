@@ -12,8 +12,8 @@ export const INSTALL_HELP =
   `Usage: conductor install [--conversation ID] [--frozen] [--json] SPEC...
 
 Installs packages into a conversation's workspace (created if new; without
---conversation, a new one whose id is printed). SPEC is npm:NAME@VERSION (jsr: is
-refused here: the jsr registry is unreachable). Packages are fetched into the cache
+--conversation, a new one whose id is printed). SPEC is npm:NAME@VERSION (jsr: specs
+fail here with an install error: the jsr registry is unreachable). Packages are fetched into the cache
 without running any of their code (no lifecycle scripts); the workspace's lockfile pins
 exact versions and hashes. Runs in that conversation then import them by name, with no
 network at run time. Installing what is already installed spawns nothing.

@@ -318,7 +318,8 @@ export async function installDependencies(
     state.installHash = sha256Hex(configText + "\0" + newLock);
     state.packageDirs = await lockedPackageDirs(newLock, config.denoDir, config.npmRegistry);
     writeState(ws, state);
-    options.onProgress?.(`Installed ${specifiers.length} dependencies in ${elapsed()} ms`);
+    const count = specifiers.length === 1 ? "1 dependency" : `${specifiers.length} dependencies`;
+    options.onProgress?.(`Installed ${count} in ${elapsed()} ms`);
     return { status: "installed", dependencies: specifiers, denied: [], durationMs: elapsed() };
   });
 }

@@ -44,7 +44,7 @@ const listOf = (what: string) => z.array(z.string()).describe(what);
 
 const permissionsInput = z.object({
   net: z.union([z.array(z.string()), z.literal(true)]).optional().describe(
-    'Hosts the code may connect to: ["api.github.com", "example.com:443"], or true for any public host. Private, loopback, link-local and metadata addresses are always denied.',
+    'Hosts the code may connect to: ["api.github.com", "example.com:443"], or true for any public host. Private, loopback, link-local and metadata addresses are denied unless the operator allows them.',
   ),
   read: listOf(
     'Paths the code may read, relative to the workspace (its cwd): ["."] for all of it, ["data.csv"].',
@@ -109,8 +109,11 @@ const runDenoCodeInput = (config: ResolvedConfig) => ({
     `Time limit in ms (default ${config.limits.timeoutMs}, max ${config.maxLimits.timeoutMs}).`,
   ),
   allowedTools: z.array(z.string()).optional().describe(
-    'Upstream MCP tools the code may call through the `tools` object, as SERVER.TOOL globs: ["github.*"]. ' +
-      "Find them with search_tools. Nothing is callable unless listed here.",
+    'Upstream MCP tools the code may call through the `tools` object, as SERVER.TOOL names or globs: ["github.get_issue"]. ' +
+      "Each must stay within the operator's allowlist (a glob that also reaches other tools is refused). " +
+      (Object.keys(config.mcpServers).length
+        ? "Find them with search_tools. Nothing is callable unless listed here."
+        : "No upstream servers are configured here: leave it out."),
   ),
   memoryMb: z.number().int().optional().describe(
     `Memory limit in MB for the whole process (default ${config.limits.memoryMb}, max ${config.maxLimits.memoryMb}).`,
@@ -513,7 +516,8 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
       title: "Search upstream tools",
       description:
         "Finds tools of the upstream MCP servers that sandboxed code can call (code mode). " +
-        'In run_deno_code, list them in allowedTools (e.g. ["github.*"]) and call them as ' +
+        "In run_deno_code, list them in allowedTools, by name or by a glob within the operator " +
+        'allowlist below (e.g. ["github.get_issue"]), and call them as ' +
         "`await tools.SERVER.TOOL({ ...args })`: the result is the tool's structured content, or its " +
         "text; an upstream error is thrown. Use detail: true for input schemas and TypeScript " +
         "signatures. Combine several calls in one script and return only what you need. " +

@@ -257,16 +257,18 @@ function netDenial(entry: string, ceiling: Ceiling): string | undefined {
   const { host } = parsed;
   const cidr = parseCidr(host);
   if (cidr && isPrivateIpv4(cidr, ceiling.privateNet)) {
-    return "private, loopback, link-local or other non-public address (always denied)";
+    return "private, loopback, link-local or other non-public address (denied unless the operator's privateNet lists it)";
   }
   if (
     host.startsWith("[") && isNonGlobalIpv6(host.slice(1, -1)) &&
     !ceiling.privateNet.includes(host)
   ) {
-    return "non-public IPv6 address (always denied)";
+    return "non-public IPv6 address (denied unless the operator's privateNet lists it)";
   }
   if (host === "localhost" || host.endsWith(".localhost")) {
-    if (isPrivateIpv4(LOOPBACK, ceiling.privateNet)) return "resolves to loopback (always denied)";
+    if (isPrivateIpv4(LOOPBACK, ceiling.privateNet)) {
+      return "resolves to loopback (denied unless the operator's privateNet lists it)";
+    }
   }
   if (ceiling.net === true) return undefined;
   if (ceiling.net.some((p) => matchesHostPattern(p, parsed))) return undefined;

@@ -325,7 +325,10 @@ export class SandboxChild {
         : { type: "Exit", message: `The process exited with code ${status.code}` };
       if (!resultFrame && stderr) result.error.message += `: ${lastLines(stderr)}`;
     }
-    if (result.error && result.status === "error") addInstallHint(result.error);
+    if (result.error && result.status === "error") {
+      addInstallHint(result.error);
+      addPrivateNetHint(result.error, plan);
+    }
     return result;
   }
 }
@@ -337,6 +340,18 @@ function lastLines(text: string): string {
 /** Errors Deno gives for a module that is not installed in the workspace. */
 const NOT_INSTALLED =
   /lockfile is out of date|not found in cache|not a dependency|Relative import path "[^".\/][^"]*" not prefixed|--cached-only|--no-npm is specified|Could not find npm package/;
+
+/**
+ * Deno's denial says "run again with the --allow-net flag" even when the run had it and
+ * the address is one the conductor denies (private, loopback, link-local): say why.
+ */
+function addPrivateNetHint(error: ExecutionError, plan: ExecutionPlan): void {
+  // With `net: true` every other host is allowed: a denial is the conductor's deny list.
+  if (plan.granted.net !== true || !/Requires net access to "[^"]+"/.test(error.message)) return;
+  error.message += "\nHint: the run had network access, but not to this address: private, " +
+    "loopback, link-local and metadata addresses (and names that resolve to them) are denied " +
+    "unless the operator's ceiling.privateNet lists them.";
+}
 
 /** Says how to fix an import of a package that the workspace has not installed. */
 function addInstallHint(error: ExecutionError): void {

@@ -70,10 +70,9 @@ export function resolveToolAccess(
       denied.push({
         kind: "tool",
         value: pattern,
-        reason: `reaches tools the operator does not allow (${
-          beyond.map((t) => t.fullName).join(", ")
-        }); ` +
-          `allowed: ${operator.join(", ") || "none"}`,
+        // The tools beyond the allowlist are counted, not named: search_tools hides them too.
+        reason: `reaches ${beyond.length} tool${beyond.length === 1 ? "" : "s"} the operator ` +
+          `does not allow; ask for tools within: ${operator.join(", ") || "none"}`,
       });
     }
   }

@@ -96,7 +96,7 @@ Deno.test("conductor exec exits 3 when policy refuses, naming each entry", async
   assert.equal(
     r.stderr,
     "[conductor] rejected: refused by policy, nothing ran\n" +
-      '  - net "10.0.0.1": private, loopback, link-local or other non-public address (always denied)\n' +
+      '  - net "10.0.0.1": private, loopback, link-local or other non-public address (denied unless the operator\'s privateNet lists it)\n' +
       '  - env "API_KEY": not in the ceiling\'s env list (none)\n',
   );
 });

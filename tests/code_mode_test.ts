@@ -113,11 +113,13 @@ Deno.test("code mode: github.* never reaches github_admin or githubevil (anchore
   await using s = await codeMode(["github.*"]);
   const result = await s.run(`Object.keys(tools)`, ["github*.*"]);
   assert.equal(result.status, "rejected");
+  // github_admin.* and githubevil.* lie beyond "github.*": counted, never named.
+  const { reason } = result.permissions.denied[0]!;
   assert.match(
-    result.permissions.denied[0]!.reason,
-    /operator does not allow \(.*github_admin\.delete_repo/,
+    reason,
+    /^reaches \d+ tools the operator does not allow; ask for tools within: github\.\*$/,
   );
-  assert.match(result.permissions.denied[0]!.reason, /githubevil\.steal/);
+  assert.doesNotMatch(reason, /delete_repo|steal/);
 });
 
 Deno.test("code mode: a request asking for more than the operator allows is rejected before running", async () => {

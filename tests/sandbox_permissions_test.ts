@@ -213,6 +213,19 @@ Deno.test("net: a granted loopback host (opened by privateNet) is fetched, ungra
   await t.step("another host granted: this one is NotCapable", async () => {
     const result = await ts.sandbox.execute({ code, permissions: { net: ["example.com"] } });
     assertNotCapable(result, "net");
+    assert.doesNotMatch(result.error!.message, /Hint:/);
+  });
+
+  await t.step("net true, a private address not opened: NotCapable, with why", async () => {
+    const result = await ts.sandbox.execute({
+      code: `await fetch("http://127.0.0.2:${server.port}/")`,
+      permissions: { net: true },
+    });
+    assertNotCapable(result, "net");
+    assert.match(
+      result.error!.message,
+      /Hint: the run had network access, but not to this address/,
+    );
   });
 
   for (const host of ["169.254.169.254", "10.0.0.1", "127.0.0.2", "[::1]"]) {
