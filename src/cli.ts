@@ -139,7 +139,17 @@ export async function runCli(args: string[]): Promise<number> {
   } catch (error) {
     // The reader of our output went away (`conductor exec ... | head`): stop quietly.
     if (error instanceof Deno.errors.BrokenPipe) return EXIT.failed;
-    if (error instanceof UsageError || error instanceof ConfigError || isParseArgsError(error)) {
+    if (isParseArgsError(error)) {
+      // Node's wording advises "--" for positionals, which never applies here.
+      const unknown = /^Unknown option '([^']+)'/.exec((error as Error).message)?.[1];
+      const see = isCommand(command) ? `conductor ${command} --help` : "conductor --help";
+      const message = unknown
+        ? `Unknown option ${unknown}: see ${see}`
+        : `${(error as Error).message} (see ${see})`;
+      await writeErr(`conductor: ${message}\n`);
+      return EXIT.usage;
+    }
+    if (error instanceof UsageError || error instanceof ConfigError) {
       await writeErr(`conductor: ${(error as Error).message}\n`);
       return EXIT.usage;
     }

@@ -152,9 +152,16 @@ async function parseExecArgs(args: string[]): Promise<ExecArgs | "help"> {
     },
   });
   if (values.help) return "help";
+  // `--allow-net api.github.com` leaves the host as a positional: say how to give it.
+  const bare = args.find((a) =>
+    /^--allow-[a-z]+$/.test(a) && args[args.indexOf(a) + 1]?.[0] !== "-"
+  );
+  const valueHint = bare ? ` (a value of ${bare} goes after "=": ${bare}=VALUE)` : "";
   let code: string;
   if (values.eval !== undefined) {
-    if (positionals.length) throw new UsageError(`Give either -e CODE or a file, not both`);
+    if (positionals.length) {
+      throw new UsageError(`Give either -e CODE or a file, not both${valueHint}`);
+    }
     code = values.eval;
   } else if (positionals.length === 1) {
     const source = positionals[0]!;
@@ -166,7 +173,7 @@ async function parseExecArgs(args: string[]): Promise<ExecArgs | "help"> {
   } else if (positionals.length === 0) {
     throw new UsageError(`Nothing to run: give a FILE, -e CODE, or - for stdin`);
   } else {
-    throw new UsageError(`Too many arguments: ${positionals.slice(1).join(" ")}`);
+    throw new UsageError(`Too many arguments: ${positionals.slice(1).join(" ")}${valueHint}`);
   }
   let requested: unknown = permissions;
   if (values.permissions !== undefined) {

@@ -105,7 +105,14 @@ Deno.test("conductor exec exits 2 on usage and config errors", async (t) => {
   const cases: [string[], RegExp, unknown?][] = [
     [["exec"], /Nothing to run/],
     [["exec", "-e", "1", "extra.ts"], /either -e CODE or a file/],
-    [["exec", "--bogus", "-e", "1"], /Unknown option '--bogus'/],
+    [
+      ["exec", "--bogus", "-e", "1"],
+      /^conductor: Unknown option --bogus: see conductor exec --help\n$/,
+    ],
+    [
+      ["exec", "--allow-net", "example.com", "-e", "1"],
+      /not both \(a value of --allow-net goes after "=": --allow-net=VALUE\)/,
+    ],
     [["exec", "--timeout", "soon", "-e", "1"], /Invalid duration "soon"/],
     [["exec", "--allow-run", "-e", "1"], /--allow-run needs a value/],
     [["exec", "--permissions", "{", "-e", "1"], /Invalid --permissions JSON/],
