@@ -69,6 +69,8 @@ export class Sandbox {
   #ready: Promise<void> | undefined;
   /** Removals of unused generic workspaces, awaited by `close()`. */
   #removals = new Set<Promise<unknown>>();
+  /** Audit lines being written, awaited by `close()`. */
+  #audits = new Set<Promise<void>>();
 
   constructor(config: ResolvedConfig, options: SandboxOptions = {}) {
     this.config = config;
@@ -99,7 +101,20 @@ export class Sandbox {
   async close(): Promise<void> {
     this.pool?.close();
     await Promise.all(this.#removals);
+    await this.auditWritten();
     await this.#upstreams?.close();
+  }
+
+  /** Resolves once every audit line of the executions so far is written (or has failed). */
+  async auditWritten(): Promise<void> {
+    await Promise.all(this.#audits);
+  }
+
+  #writeAudit(write: Promise<void>): void {
+    const done: Promise<void> = write
+      .catch((error) => log(`audit failed: ${error.message}`))
+      .finally(() => this.#audits.delete(done));
+    this.#audits.add(done);
   }
 
   /** One-time start-up: the children's DENO_DIR, and the sweep of orphaned children. */
@@ -177,6 +192,7 @@ export class Sandbox {
       }, 0);
     }
     if (this.config.auditFile) {
+      const auditFile = this.config.auditFile;
       const redact = makeRedactor(
         Object.entries(plan.env).filter(([k]) =>
           grantedEnvNames(plan.granted, [k]).length > 0 && !isReservedEnv(k)
@@ -184,13 +200,13 @@ export class Sandbox {
           .map(([, v]) => v),
         this.config.redactPatterns,
       );
-      // The code has run: a failed audit write is reported, and the result still returned.
-      await appendAudit(
-        this.config.auditFile,
-        await auditRecord(plan, request.code, result),
-        redact,
-      )
-        .catch((error) => log(`audit failed: ${error.message}`));
+      // Written off the caller's path (a thread hop on each of the write's steps); `close()`
+      // and `auditWritten()` wait for it. A failed write is reported; the code has run.
+      this.#writeAudit(
+        auditRecord(plan, request.code, result).then((record) =>
+          appendAudit(auditFile, record, redact)
+        ),
+      );
     }
     return result;
   }
@@ -286,9 +302,7 @@ export class Sandbox {
           conversationId: plan.conversationId,
           ...record,
         };
-        appendAudit(auditFile, line, redact).catch((error) =>
-          log(`audit failed: ${error.message}`)
-        );
+        this.#writeAudit(appendAudit(auditFile, line, redact));
       },
     });
   }

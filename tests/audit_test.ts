@@ -18,6 +18,7 @@ Deno.test("each execution appends one audit line with its plan and outcome, secr
     assert.equal(ok.returnValue, 19);
     const refused = await ts.sandbox.execute({ code: "1", permissions: { net: ["10.0.0.1"] } });
     assert.equal(refused.status, "rejected");
+    await ts.sandbox.auditWritten();
     const text = await Deno.readTextFile(ts.config.auditFile!);
     assert.ok(!text.includes("tok-very-secret-123"));
     const lines = text.trim().split("\n").map((l) => JSON.parse(l));
@@ -90,6 +91,7 @@ Deno.test("a failed audit write is logged, and the run's result still comes back
     const result = await ts.sandbox.execute({ code: "6 * 7" });
     assert.equal(result.status, "success");
     assert.equal(result.returnValue, 42);
+    await ts.sandbox.auditWritten();
     assert.ok(logged.some((line) => /audit failed/.test(line)), JSON.stringify(logged));
   } finally {
     setLogSink(undefined);

@@ -70,6 +70,7 @@ Deno.test("code mode: a script calls two upstream tools and combines their resul
   ]);
   // No network permission was needed, and none was granted.
   assert.deepEqual(result.permissions.granted, {});
+  await s.sandbox.auditWritten();
   const audit = (await Deno.readTextFile(s.config.auditFile!)).trim().split("\n").map((l) =>
     JSON.parse(l)
   );
@@ -258,6 +259,7 @@ Deno.test("code mode: the upstream's secret never reaches the child, its output,
   ok(result);
   assert.match(String((result.returnValue as { me: string }).me), /^authenticated \(\d+ chars\)$/);
   assert.ok(!JSON.stringify(result).includes(SECRET));
+  await s.sandbox.auditWritten();
   assert.ok(!(await Deno.readTextFile(s.config.auditFile!)).includes(SECRET));
 });
 
@@ -284,6 +286,7 @@ Deno.test("code mode: a flood of tool calls is stopped, and the audit log stays 
   `);
   assert.equal(result.status, "output_limit", JSON.stringify(result).slice(0, 300));
   assert.match(result.error!.message, /more than \d+ tool calls/);
+  await s.sandbox.auditWritten();
   const lines = (await Deno.readTextFile(s.config.auditFile!)).trim().split("\n");
   assert.ok(lines.length < 100, `${lines.length} audit lines`);
   const after = await s.run(`(await tools.github.get_issue({ id: 2 }))`);

@@ -379,6 +379,7 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
         await t.step(
           "the audit line names the code and the lockfile the run was given",
           async () => {
+            await ts.sandbox.auditWritten();
             const lines = (await Deno.readTextFile(config.auditFile!)).trim().split("\n")
               .map((line) => JSON.parse(line))
               .filter((line) => line.conversationId === "import");
