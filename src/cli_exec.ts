@@ -251,7 +251,10 @@ export function renderStatus(result: ExecutionResult): string {
     // A limit's error type is the status itself: said once.
     text += error.type === status ? `: ${error.message}` : `: ${error.type}: ${error.message}`;
     if (error.stack) {
-      const frames = error.stack.split("\n").filter((l) => /^\s+at /.test(l));
+      // Frames the message already carries (Deno puts the import's location in it) once.
+      const frames = error.stack.split("\n").filter((l) =>
+        /^\s+at /.test(l) && !error.message.includes(l)
+      );
       if (frames.length) text += "\n" + frames.join("\n");
     }
   }

@@ -96,6 +96,8 @@ const conversationIdInput = z.string().describe(
 
 /** The validated arguments of a tool with this input shape. */
 type Args<S extends z.ZodRawShape> = z.infer<z.ZodObject<S>>;
+// Every tool's input is a strict object: an unknown or misspelt argument (conversationID)
+// is an invalid-params error naming it, not silently dropped.
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 const runDenoCodeInput = (config: ResolvedConfig) => ({
@@ -271,7 +273,7 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
       'at install), then import by name (import { z } from "zod"). No network is needed at run time.',
       describeCeiling(sandbox),
     ].join("\n"),
-    inputSchema: runDenoCodeInput(config),
+    inputSchema: z.strictObject(runDenoCodeInput(config)),
     outputSchema: resultOutput,
     annotations: {
       readOnlyHint: false,
@@ -333,7 +335,7 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
       "No package code runs during the install (no lifecycle scripts); the workspace lockfile pins " +
       "exact versions and hashes; installing what is already installed does nothing. jsr: packages " +
       "are not available on this machine.",
-    inputSchema: installDependenciesInput,
+    inputSchema: z.strictObject(installDependenciesInput),
     outputSchema: {
       status: z.enum(["installed", "skipped", "rejected", "install_error"]),
       conversationId: z.string(),
@@ -378,7 +380,7 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
         Math.round(config.workspaceQuotaBytes / 1048576)
       } MB). Without conversationId, a new ` +
       "workspace is made and its id returned.",
-    inputSchema: writeFileInput,
+    inputSchema: z.strictObject(writeFileInput),
     outputSchema: { conversationId: z.string(), path: z.string(), sizeBytes: z.number() },
     annotations: {
       readOnlyHint: false,
@@ -409,7 +411,7 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
       "Reads a file from the conversation's workspace. Text comes back as utf8; binary " +
       `files as base64. Files over ${config.readFileMaxBytes} bytes are refused: read a slice with ` +
       "run_deno_code instead.",
-    inputSchema: readFileInput,
+    inputSchema: z.strictObject(readFileInput),
     outputSchema: {
       conversationId: z.string(),
       path: z.string(),
@@ -436,7 +438,7 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
   server.registerTool("list_files", {
     title: "List files",
     description: "Lists the files in the conversation's workspace, with sizes.",
-    inputSchema: listFilesInput,
+    inputSchema: z.strictObject(listFilesInput),
     outputSchema: {
       conversationId: z.string(),
       entries: z.array(z.object({
@@ -462,7 +464,7 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
     title: "List workspaces",
     description:
       "Lists the conversation workspaces with their size, last use and installed packages.",
-    inputSchema: listWorkspacesInput,
+    inputSchema: z.strictObject(listWorkspacesInput),
     outputSchema: {
       workspaces: z.array(z.object({
         id: z.string(),
@@ -491,7 +493,7 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
     title: "Delete a workspace",
     description:
       "Deletes a conversation's workspace: its files and installed packages list. Cannot be undone.",
-    inputSchema: deleteWorkspaceInput,
+    inputSchema: z.strictObject(deleteWorkspaceInput),
     outputSchema: { conversationId: z.string(), deleted: z.boolean() },
     annotations: {
       readOnlyHint: false,
@@ -525,7 +527,7 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
           config.toolPolicy.allow.join(", ") || "none"
         }; ` +
         `at most ${config.toolPolicy.maxCallsPerExecution} calls per execution.`,
-      inputSchema: searchToolsInput,
+      inputSchema: z.strictObject(searchToolsInput),
       outputSchema: {
         tools: z.array(z.object({
           name: z.string(),

@@ -328,6 +328,7 @@ export class SandboxChild {
     if (result.error && result.status === "error") {
       addInstallHint(result.error);
       addPrivateNetHint(result.error, plan);
+      addWorkspaceFileHint(result.error, plan);
     }
     return result;
   }
@@ -351,6 +352,28 @@ function addPrivateNetHint(error: ExecutionError, plan: ExecutionPlan): void {
   error.message += "\nHint: the run had network access, but not to this address: private, " +
     "loopback, link-local and metadata addresses (and names that resolve to them) are denied " +
     "unless the operator's ceiling.privateNet lists them.";
+}
+
+/**
+ * A file of the workspace that could not be read or imported: say where relative paths
+ * lead (only the code itself is sent) and which permission reads them.
+ */
+function addWorkspaceFileHint(error: ExecutionError, plan: ExecutionPlan): void {
+  const inside = (path: string | undefined) =>
+    path !== undefined && path.startsWith(plan.workspace.filesDir + "/");
+  const missing = /Module not found "file:\/\/([^"]+)"/.exec(error.message)?.[1];
+  if (inside(missing)) {
+    error.message +=
+      "\nHint: relative paths lead into the conversation's files folder (the cwd), " +
+      "and only the code itself is sent: write the files it imports there first (MCP write_file, " +
+      "CLI conductor files put).";
+    return;
+  }
+  const unread = /Requires read access to "([^"]+)"/.exec(error.message)?.[1];
+  if (inside(unread)) {
+    error.message += "\nHint: files of the conversation's workspace are read (and imported) " +
+      'with read permission: permissions { read: ["."] } (CLI --allow-read).';
+  }
 }
 
 /** Says how to fix an import of a package that the workspace has not installed. */

@@ -253,6 +253,9 @@ Deno.test("MCP serve: protocol abuse gets clear errors and the server keeps serv
   const cases: [string, string, Record<string, unknown>, RegExp][] = [
     ["unknown tool", "no_such_tool", {}, /no_such_tool/],
     ["wrong argument type", "run_deno_code", { code: 42 }, /code/],
+    // A misspelt argument would otherwise be dropped: a new workspace, silently.
+    ["a misspelt argument", "run_deno_code", { code: "1", conversationID: "c1" }, /conversationID/],
+    ["an unknown argument to a file tool", "list_workspaces", { all: true }, /"all"|all/],
     ["__proto__ in permissions", "run_deno_code", {
       code: "1",
       permissions: JSON.parse('{"__proto__": {"all": true}}'),

@@ -27,6 +27,14 @@ const dyn = await import("./lib.ts");
   const denied = await ts.sandbox.execute({ code, conversationId: "rel" });
   assert.equal(denied.status, "error");
   assert.equal(denied.error?.type, "NotCapable");
+  assert.match(denied.error!.message, /Hint: files of the conversation's workspace are read/);
+  const missing = await ts.sandbox.execute({
+    code: `import { x } from "./helper.ts"; x`,
+    conversationId: "rel",
+    permissions: { read: ["."] },
+  });
+  assert.equal(missing.status, "error");
+  assert.match(missing.error!.message, /Module not found[\s\S]*Hint: relative paths lead into/);
   const escape = await ts.sandbox.execute({
     code: `import s from "../meta/state.json" with { type: "json" }; s`,
     conversationId: "rel",
