@@ -261,9 +261,18 @@ export function renderStatus(result: ExecutionResult): string {
   return text + "\n";
 }
 
+/** Rejections of a malformed request (a usage error), not of a policy. */
+const MALFORMED = new Set([
+  "InvalidRequest",
+  "PermissionRequestError",
+  "WorkspaceIdError",
+  "ToolPatternError",
+]);
+
 function exitCodeFor(result: ExecutionResult): number {
   if (result.status === "success") return EXIT.ok;
-  return result.status === "rejected" ? EXIT.refused : EXIT.failed;
+  if (result.status !== "rejected") return EXIT.failed;
+  return MALFORMED.has(result.error?.type ?? "") ? EXIT.usage : EXIT.refused;
 }
 
 export async function execCommand(args: string[]): Promise<number> {

@@ -116,6 +116,7 @@ Deno.test("conductor exec exits 2 on usage and config errors", async (t) => {
     [["exec", "--timeout", "soon", "-e", "1"], /Invalid duration "soon"/],
     [["exec", "--allow-run", "-e", "1"], /--allow-run needs a value/],
     [["exec", "--permissions", "{", "-e", "1"], /Invalid --permissions JSON/],
+    [["exec", "--permissions", '{"read":"."}', "-e", "1"], /Invalid permissions\.read/],
     [["frobnicate"], /Unknown command "frobnicate"/],
     [["exec", "-e", "1"], /Unknown key "ceilling"/, { ceilling: {} }],
   ];
