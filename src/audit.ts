@@ -1,6 +1,7 @@
 /**
  * The audit log: one JSON line per execution, secrets redacted.
  */
+import { ConfigError } from "./config.ts";
 import type { ExecutionPlan } from "./execution_plan.ts";
 import type { ExecutionResult } from "./execution_result.ts";
 import { sha256Hex } from "./hash.ts";
@@ -68,7 +69,7 @@ export async function appendAudit(path: string, record: object, redact: Redactor
 /**
  * Checks at start-up that the audit file can be appended to and is a regular file (a FIFO
  * or a device would block or swallow the log); creates it if missing.
- * @throws Error naming the file and the problem
+ * @throws ConfigError naming the file and the problem
  */
 export async function checkAuditFile(path: string): Promise<void> {
   try {
@@ -79,6 +80,6 @@ export async function checkAuditFile(path: string): Promise<void> {
     if (info && !info.isFile) throw new Error("it is not a regular file");
     await Deno.writeTextFile(path, "", { append: true, create: true, mode: 0o600 });
   } catch (error) {
-    throw new Error(`Cannot use the audit file "${path}": ${(error as Error).message}`);
+    throw new ConfigError(`Cannot use the audit file "${path}": ${(error as Error).message}`);
   }
 }

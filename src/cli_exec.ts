@@ -271,8 +271,12 @@ const MALFORMED = new Set([
 
 function exitCodeFor(result: ExecutionResult): number {
   if (result.status === "success") return EXIT.ok;
-  if (result.status !== "rejected") return EXIT.failed;
-  return MALFORMED.has(result.error?.type ?? "") ? EXIT.usage : EXIT.refused;
+  return result.status === "rejected" ? rejectedExit(result.error?.type) : EXIT.failed;
+}
+
+/** A refusal's exit code: 2 for a malformed request, 3 for one policy refused. */
+function rejectedExit(type: string | undefined): number {
+  return MALFORMED.has(type ?? "") ? EXIT.usage : EXIT.refused;
 }
 
 export async function execCommand(args: string[]): Promise<number> {
@@ -289,7 +293,7 @@ export async function execCommand(args: string[]): Promise<number> {
       // Security: env values may be secrets granted to the child; show names only.
       const shown = { ...plan, env: Object.keys(plan.env).sort() };
       await writeOut(parsed.json ? JSON.stringify(shown, null, 2) + "\n" : renderPlan(plan));
-      return plan.rejection ? EXIT.refused : EXIT.ok;
+      return plan.rejection ? rejectedExit(plan.rejection.type) : EXIT.ok;
     } finally {
       // Planning code mode starts the upstream servers: stop them, or the CLI never exits.
       await sandbox.close();
@@ -304,16 +308,21 @@ export async function execCommand(args: string[]): Promise<number> {
       ephemeral: true,
       onProgress: parsed.json ? undefined : (line) => void writeErr(`[conductor] ${line}\n`),
     });
-    if (parsed.json) {
-      await writeOut(JSON.stringify(result, null, 2) + "\n");
-    } else {
-      await writeOut(result.stdout);
-      await writeErr(result.stderr);
-      if ("returnValue" in result) {
-        const sep = result.stdout && !result.stdout.endsWith("\n") ? "\n" : "";
-        await writeOut(sep + JSON.stringify(result.returnValue, null, 2) + "\n");
+    try {
+      if (parsed.json) {
+        await writeOut(JSON.stringify(result, null, 2) + "\n");
+      } else {
+        await writeOut(result.stdout);
+        await writeErr(result.stderr);
+        if ("returnValue" in result) {
+          const sep = result.stdout && !result.stdout.endsWith("\n") ? "\n" : "";
+          await writeOut(sep + JSON.stringify(result.returnValue, null, 2) + "\n");
+        }
+        await writeErr(renderStatus(result));
       }
-      await writeErr(renderStatus(result));
+    } catch (error) {
+      // The reader went away (| head): the exit code still says how the code did.
+      if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
     }
     return exitCodeFor(result);
   } finally {

@@ -81,11 +81,14 @@ export class PrewarmPool {
     return ids;
   }
 
-  /** Gives back a claimed generic workspace that its request did not use (refused). */
-  releaseGeneric(conversationId: string): void {
-    const entry = this.#entries.get(conversationId);
-    if (entry && !entry.child.exited) entry.generic = true;
-    else if (entry) this.#discard(conversationId);
+  /**
+   * Ends a claimed generic child whose request was refused, and has its workspace removed:
+   * it was claimed (and listed) while the request was planned, so it is never handed out
+   * again.
+   */
+  discardClaimed(conversationId: string): void {
+    this.drop(conversationId);
+    this.onDiscardGeneric?.(conversationId);
   }
 
   /** Claims the workspace of an idle generic child for a request that named none. */
@@ -120,7 +123,11 @@ export class PrewarmPool {
   /** Starts a child for a plan's conversation (replacing its previous idle child). */
   offer(plan: ExecutionPlan, generic = false): void {
     this.drop(plan.conversationId);
-    if (this.#closed) return;
+    if (this.#closed) {
+      // A generic workspace made for a pool that closed meanwhile is nobody's.
+      if (generic) this.onDiscardGeneric?.(plan.conversationId);
+      return;
+    }
     while (this.#entries.size >= this.options.maxChildren) {
       const [oldest] = this.#entries.keys();
       this.#discard(oldest!);

@@ -350,8 +350,8 @@ function addPrivateNetHint(error: ExecutionError, plan: ExecutionPlan): void {
   // With `net: true` every other host is allowed: a denial is the conductor's deny list.
   if (plan.granted.net !== true || !/Requires net access to "[^"]+"/.test(error.message)) return;
   error.message += "\nHint: the run had network access, but not to this address: private, " +
-    "loopback, link-local and metadata addresses (and names that resolve to them) are denied " +
-    "unless the operator's ceiling.privateNet lists them.";
+    "loopback, link-local and metadata addresses, the host's own addresses, and names that " +
+    "resolve to them are denied unless the operator's ceiling.privateNet lists them.";
 }
 
 /**
@@ -359,8 +359,10 @@ function addPrivateNetHint(error: ExecutionError, plan: ExecutionPlan): void {
  * lead (only the code itself is sent) and which permission reads them.
  */
 function addWorkspaceFileHint(error: ExecutionError, plan: ExecutionPlan): void {
+  // Deno names a relative path as the code gave it: relative to the files folder (the cwd).
   const inside = (path: string | undefined) =>
-    path !== undefined && path.startsWith(plan.workspace.filesDir + "/");
+    path !== undefined && !path.split("/").includes("..") &&
+    (path.startsWith(plan.workspace.filesDir + "/") || !path.startsWith("/"));
   const missing = /Module not found "file:\/\/([^"]+)"/.exec(error.message)?.[1];
   if (inside(missing)) {
     error.message +=

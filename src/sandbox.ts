@@ -46,6 +46,12 @@ export interface ExecuteOptions {
   onProgress?: ((line: string) => void) | undefined;
 }
 
+/** Audit lines that may wait for the file at once; past it, lines are dropped and counted. */
+const MAX_PENDING_AUDIT = 1000;
+
+/** How long `close()` waits for the audit lines still being written. */
+const AUDIT_CLOSE_MS = 2000;
+
 export interface SandboxOptions {
   /**
    * Keep children started ahead of their code (config `prewarm`): for a long-lived
@@ -69,8 +75,13 @@ export class Sandbox {
   #ready: Promise<void> | undefined;
   /** Removals of unused generic workspaces, awaited by `close()`. */
   #removals = new Set<Promise<unknown>>();
-  /** Audit lines being written, awaited by `close()`. */
-  #audits = new Set<Promise<void>>();
+  /** Audit writes, one after the other; awaited (for a while) by `close()`. */
+  #auditQueue: Promise<void> = Promise.resolve();
+  #auditPending = 0;
+  #auditDropped = 0;
+  /** Refills in progress (each may be making a workspace), awaited by `close()`. */
+  #refills = new Set<Promise<void>>();
+  #closed = false;
 
   constructor(config: ResolvedConfig, options: SandboxOptions = {}) {
     this.config = config;
@@ -90,31 +101,60 @@ export class Sandbox {
   /** Starts children ahead of demand, only with capacity to spare (never under load). */
   async refill(): Promise<void> {
     const pool = this.pool;
-    if (!pool || this.limiter.running + this.limiter.queued >= this.limiter.max) return;
-    for (let i = pool.genericWanted(); i > 0; i--) {
-      const plan = await this.plan({ code: "" });
-      if (!plan.rejection) pool.offer(plan, true);
+    if (!pool || this.#closed) return;
+    if (this.limiter.running + this.limiter.queued >= this.limiter.max) return;
+    const refilling = (async () => {
+      for (let i = pool.genericWanted(); i > 0 && !this.#closed; i--) {
+        const plan = await this.plan({ code: "" });
+        if (!plan.rejection) pool.offer(plan, true);
+      }
+    })();
+    this.#refills.add(refilling);
+    try {
+      await refilling;
+    } finally {
+      this.#refills.delete(refilling);
     }
   }
 
   /** Kills the prewarmed children and disconnects the upstreams. */
   async close(): Promise<void> {
+    this.#closed = true;
     this.pool?.close();
+    await Promise.all(this.#refills);
     await Promise.all(this.#removals);
-    await this.auditWritten();
+    // A write that hangs (a stalled disk) must not keep the conductor from exiting.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const gaveUp = new Promise<boolean>((r) => timer = setTimeout(() => r(true), AUDIT_CLOSE_MS));
+    if (await Promise.race([this.auditWritten().then(() => false), gaveUp])) {
+      log(`audit: ${this.#auditPending} line(s) not written: the audit file did not take them`);
+    }
+    clearTimeout(timer);
     await this.#upstreams?.close();
   }
 
   /** Resolves once every audit line of the executions so far is written (or has failed). */
   async auditWritten(): Promise<void> {
-    await Promise.all(this.#audits);
+    await this.#auditQueue;
   }
 
-  #writeAudit(write: Promise<void>): void {
-    const done: Promise<void> = write
+  /**
+   * Queues one audit write. Writes go one at a time, in order; past MAX_PENDING_AUDIT
+   * waiting lines (the file is not keeping up) a line is dropped and counted, so that a
+   * stalled disk holds one thread and bounded memory, and the conductor keeps serving.
+   */
+  #writeAudit(write: () => Promise<void>): void {
+    if (this.#auditPending >= MAX_PENDING_AUDIT) {
+      if (this.#auditDropped++ % 100 === 0) {
+        log(`audit: ${this.#auditDropped} line(s) dropped: the audit file is not keeping up`);
+      }
+      return;
+    }
+    this.#auditPending++;
+    this.#auditQueue = this.#auditQueue
+      .then(write)
       .catch((error) => log(`audit failed: ${error.message}`))
-      .finally(() => this.#audits.delete(done));
-    this.#audits.add(done);
+      .finally(() => this.#auditPending--);
   }
 
   /** One-time start-up: the children's DENO_DIR, and the sweep of orphaned children. */
@@ -171,16 +211,22 @@ export class Sandbox {
     }
     let plan = await this.plan(request);
     if (claimed && plan.rejection) {
-      // A refused request makes no workspace: the ready one goes back to the pool.
-      this.pool!.releaseGeneric(claimed);
+      // A refused request makes no workspace. The ready one it claimed could be seen while
+      // it was planned: it goes (child and folder), never to be handed out again.
+      this.pool!.discardClaimed(claimed);
+      claimed = undefined;
       request = asked;
       plan = await this.plan(request);
     }
     const result = await this.#execute(plan, request, options, started);
-    if (this.pool && !plan.rejection && plan.workspace.root) {
+    // A claimed child that ran nothing (Busy, cancelled while queued) is killed; its
+    // workspace is the caller's now (its id came back). A used one left the pool already.
+    if (claimed) this.pool!.drop(claimed);
+    if (this.pool && !this.#closed && !plan.rejection && plan.workspace.root) {
       // Once the caller has its result: predict the next run of a conversation the caller
       // keeps using (it named it), with the same workspace and flags; refill generic ones.
       setTimeout(() => {
+        if (this.#closed) return;
         try {
           if (named && this.limiter.running + this.limiter.queued < this.limiter.max) {
             this.pool!.offer(plan);
@@ -202,10 +248,8 @@ export class Sandbox {
       );
       // Written off the caller's path (a thread hop on each of the write's steps); `close()`
       // and `auditWritten()` wait for it. A failed write is reported; the code has run.
-      this.#writeAudit(
-        auditRecord(plan, request.code, result).then((record) =>
-          appendAudit(auditFile, record, redact)
-        ),
+      this.#writeAudit(async () =>
+        appendAudit(auditFile, await auditRecord(plan, request.code, result), redact)
       );
     }
     return result;
@@ -302,7 +346,7 @@ export class Sandbox {
           conversationId: plan.conversationId,
           ...record,
         };
-        this.#writeAudit(appendAudit(auditFile, line, redact));
+        this.#writeAudit(() => appendAudit(auditFile, line, redact));
       },
     });
   }

@@ -3,6 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { ConfigError } from "../src/config.ts";
 import { setLogSink } from "../src/log.ts";
 import { testSandbox } from "./helpers.ts";
 
@@ -67,10 +68,14 @@ Deno.test("an audit file that is not a regular file is refused at start-up, by n
           assert.ok(made.success);
         }
         await using ts = await testSandbox({}, { auditFile });
-        await assert.rejects(
-          () => ts.sandbox.init(),
-          /Cannot use the audit file ".*audit\.jsonl": it is not a regular file/,
-        );
+        await assert.rejects(() => ts.sandbox.init(), (error: Error) => {
+          assert.ok(error instanceof ConfigError, "a config error: exit code 2 in the CLI");
+          assert.match(
+            error.message,
+            /Cannot use the audit file ".*audit\.jsonl": it is not a regular file/,
+          );
+          return true;
+        });
       } finally {
         await Deno.remove(dir, { recursive: true });
       }
@@ -96,4 +101,36 @@ Deno.test("a failed audit write is logged, and the run's result still comes back
   } finally {
     setLogSink(undefined);
   }
+});
+
+Deno.test({
+  name: "an audit file that stalls (a FIFO nobody reads) holds up neither runs nor close()",
+  // The stalled write stays pending until the FIFO is read below.
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await using ts = await testSandbox();
+    await ts.sandbox.init();
+    const auditFile = ts.config.auditFile!;
+    await Deno.remove(auditFile);
+    assert.ok((await new Deno.Command("mkfifo", { args: [auditFile] }).output()).success);
+    const logged: string[] = [];
+    setLogSink((line) => logged.push(line));
+    try {
+      for (let i = 0; i < 3; i++) {
+        const result = await ts.sandbox.execute({ code: `${i} + 1` });
+        assert.equal(result.returnValue, i + 1);
+      }
+      const begun = performance.now();
+      await ts.sandbox.close();
+      assert.ok(performance.now() - begun < 10_000);
+      assert.ok(logged.some((line) => /line\(s\) not written/.test(line)), JSON.stringify(logged));
+    } finally {
+      setLogSink(undefined);
+      // Read the FIFO so that the stalled write can finish.
+      const reader = await Deno.open(auditFile, { read: true });
+      const drained = new Response(reader.readable).text();
+      await Promise.race([drained, new Promise((r) => setTimeout(r, 3000))]);
+    }
+  },
 });

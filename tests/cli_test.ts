@@ -282,7 +282,7 @@ Deno.test("conductor exec stops quietly when its reader goes away (| head)", asy
       MAIN,
       "exec",
       "-e",
-      "for (let i = 0; i < 200000; i++) console.log(i)",
+      "for (let i = 0; i < 100000; i++) console.log(i)",
     ],
     env: { NO_COLOR: "1", CONDUCTOR_CONFIG: "" },
     stdin: "null",
@@ -293,6 +293,6 @@ Deno.test("conductor exec stops quietly when its reader goes away (| head)", asy
   await reader.read();
   await reader.cancel(); // closes the pipe, as head does
   const [status, stderr] = await Promise.all([child.status, new Response(child.stderr).text()]);
-  assert.equal(status.code, 1);
+  assert.equal(status.code, 0, "the code succeeded; its reader left early");
   assert.doesNotMatch(stderr, /BrokenPipe|Uncaught/, stderr);
 });
