@@ -112,7 +112,7 @@ export async function workspacesCommand(args: string[]): Promise<number> {
 
 function existing(config: ResolvedConfig, id: string): Workspace {
   const ws = findWorkspace(config.workspacesDir, checkedId(id));
-  if (!ws) throw new UsageError(`No workspace "${id}"`);
+  if (!ws) throw new WorkspaceFileError(`No workspace "${id}"`);
   return ws;
 }
 

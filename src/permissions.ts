@@ -363,7 +363,9 @@ function grantEach(
     denied.push({
       kind,
       value: "true",
-      reason: `the ceiling allows only ${what}${listOrNone(ceiling)}`,
+      reason: ceiling.length
+        ? `the ceiling allows only ${what}${ceiling.join(", ")}`
+        : `the ceiling allows no ${kind} access`,
     });
     return undefined;
   }

@@ -238,6 +238,8 @@ Deno.test("resolvePermissions() matches a ceiling host list exactly, with *.doma
   const all = resolvePermissions({ net: true }, c, ctx);
   assert.deepEqual(all.granted, {});
   assert.ok(all.denied[0]!.reason.startsWith("the ceiling allows only these hosts"));
+  const noSys = resolvePermissions({ sys: true }, ceiling({}), ctx);
+  assert.equal(noSys.denied[0]!.reason, "the ceiling allows no sys access");
 });
 
 Deno.test("resolvePermissions() grants env names only under the ceiling's patterns", () => {

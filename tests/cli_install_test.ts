@@ -412,7 +412,7 @@ Deno.test("conductor files put, ls and get move text and binary files in and out
         [["put", "c1", "../../escape.txt", "-"], "x", 1, /outside the workspace's files folder/],
         [["get", "c1", "../meta/state.json"], undefined, 1, /outside the workspace's files folder/],
         [["get", "c1", "missing.txt"], undefined, 1, /no such file in the workspace/],
-        [["ls", "nope"], undefined, 2, /No workspace "nope"/],
+        [["ls", "nope"], undefined, 1, /No workspace "nope"/],
         [["put", "../c1", "a.txt", "-"], "x", 2, /Invalid conversation id/],
       ];
       for (const [args, stdin, code, message] of cases) {
