@@ -140,6 +140,29 @@ function lockIntegrities(lockText: string): Map<string, string> {
   }
 }
 
+/**
+ * Packages whose lockfile hash differs from the one the conductor's cache recorded for
+ * them (the registry's, checked when Deno downloaded them). Deno hashes a package only at
+ * download: a lockfile copied in (CI) with other hashes would pass for cached packages.
+ */
+async function cachedIntegrityMismatches(
+  lockText: string,
+  denoDir: string,
+  registry: string,
+): Promise<string[]> {
+  const base = registryCacheDir(denoDir, registry);
+  const mismatches: string[] = [];
+  for (const [key, integrity] of lockIntegrities(lockText)) {
+    const m = /^(@?[^@]+)@([^_]+)/.exec(key);
+    if (!m || !isNpmName(m[1]!) || !EXACT_VERSION.test(m[2]!)) continue;
+    const cached = await Deno.readTextFile(join(base, m[1]!, "registry.json"))
+      .then((text) => JSON.parse(text)?.versions?.[m[2]!]?.dist?.integrity)
+      .catch(() => undefined);
+    if (typeof cached === "string" && cached !== integrity) mismatches.push(`${m[1]}@${m[2]}`);
+  }
+  return mismatches.sort();
+}
+
 /** The specifiers a lockfile was made for (`workspace.dependencies`). */
 function lockedSpecifiers(lockText: string): string[] | undefined {
   try {
@@ -295,6 +318,20 @@ export async function installDependencies(
       };
     }
     const newLock = await Deno.readTextFile(stage.lock);
+    const stale = await cachedIntegrityMismatches(newLock, config.denoDir, config.npmRegistry);
+    if (stale.length) {
+      await Deno.remove(stage.config).catch(() => {});
+      await Deno.remove(stage.lock).catch(() => {});
+      return {
+        status: "install_error",
+        dependencies: state.dependencies,
+        denied: [],
+        message: `The lockfile's hash differs from the one the cache recorded for ${
+          stale.join(", ")
+        } (the registry's, checked at download); nothing was changed`,
+        durationMs: elapsed(),
+      };
+    }
     const lockedAfter = lockIntegrities(newLock);
     const repinned = [...lockedBefore].filter(([pkg, hash]) =>
       lockedAfter.has(pkg) && lockedAfter.get(pkg) !== hash

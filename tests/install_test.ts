@@ -925,6 +925,36 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
 
     // -------------------------------------------------------------------------------
     await t.step(
+      "frozen: a lockfile copied in with another hash for a cached package is refused",
+      async () => {
+        const installed = workspacePaths(config.workspacesDir, "hello");
+        const goodLock = await Deno.readTextFile(join(installed.metaDir, "deno.lock"));
+        // Deno hashes a package only when it downloads it; this one is in the cache.
+        const tampered = JSON.parse(goodLock);
+        tampered.npm["fixture-hello@1.0.0"].integrity = `sha512-${"A".repeat(86)}==`;
+        const ws = await openWorkspace(config.workspacesDir, "ci-tampered");
+        await Deno.writeTextFile(join(ws.metaDir, "deno.lock"), JSON.stringify(tampered));
+        const refused = await installDependencies(config, ws, ["npm:fixture-hello@1.0.0"], {
+          frozen: true,
+        });
+        assert.equal(refused.status, "install_error", JSON.stringify(refused));
+        assert.match(
+          refused.message ?? "",
+          /hash differs from the one the cache recorded for fixture-hello@1\.0\.0/,
+        );
+        assert.deepEqual(readState(ws).dependencies, [], "nothing was installed");
+        // The same lockfile as made: installed.
+        const good = await openWorkspace(config.workspacesDir, "ci-good");
+        await Deno.writeTextFile(join(good.metaDir, "deno.lock"), goodLock);
+        const ok = await installDependencies(config, good, ["npm:fixture-hello@1.0.0"], {
+          frozen: true,
+        });
+        assert.equal(ok.status, "installed", JSON.stringify(ok));
+      },
+    );
+
+    // -------------------------------------------------------------------------------
+    await t.step(
       "policy: an allowlist with requirePinned refuses other packages and ranges",
       async (t) => {
         await using strict = await testSandbox({}, {
