@@ -3,6 +3,7 @@
  * or `--json` output, and `--explain`.
  */
 import { parseArgs } from "node:util";
+import { MIN_LIMITS } from "./config.ts";
 import type { ExecutionResult } from "./execution_result.ts";
 import { writeErr, writeOut } from "./log.ts";
 import type { Permissions } from "./permissions.ts";
@@ -191,6 +192,16 @@ async function parseExecArgs(args: string[]): Promise<ExecArgs | "help"> {
   if (values.memory !== undefined) limits.memoryMb = parseInteger("--memory", values.memory);
   if (values["max-output"] !== undefined) {
     limits.stdoutBytes = limits.stderrBytes = parseInteger("--max-output", values["max-output"]);
+  }
+  // Below a limit's floor nothing can run: a usage error (a value over the operator's
+  // maximum is a policy refusal, exit 3, from the plan).
+  for (
+    const [flag, key, unit] of [["--timeout", "timeoutMs", " ms"], ["--memory", "memoryMb", " MB"]]
+  ) {
+    const floor = MIN_LIMITS[key as "timeoutMs" | "memoryMb"];
+    if (limits[key] !== undefined && limits[key]! < floor) {
+      throw new UsageError(`${flag} must be at least ${floor}${unit}`);
+    }
   }
   return {
     request: {

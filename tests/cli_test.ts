@@ -114,6 +114,8 @@ Deno.test("conductor exec exits 2 on usage and config errors", async (t) => {
       /not both \(a value of --allow-net goes after "=": --allow-net=VALUE\)/,
     ],
     [["exec", "--timeout", "soon", "-e", "1"], /Invalid duration "soon"/],
+    [["exec", "--timeout", "0", "-e", "1"], /--timeout must be at least 1 ms/],
+    [["exec", "--memory", "16", "-e", "1"], /--memory must be at least 64 MB/],
     [["exec", "--allow-run", "-e", "1"], /--allow-run needs a value/],
     [["exec", "--permissions", "{", "-e", "1"], /Invalid --permissions JSON/],
     [["exec", "--permissions", '{"read":"."}', "-e", "1"], /Invalid permissions\.read/],
