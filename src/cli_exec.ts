@@ -195,12 +195,11 @@ async function parseExecArgs(args: string[]): Promise<ExecArgs | "help"> {
   }
   // Below a limit's floor nothing can run: a usage error (a value over the operator's
   // maximum is a policy refusal, exit 3, from the plan).
-  for (
-    const [flag, key, unit] of [["--timeout", "timeoutMs", " ms"], ["--memory", "memoryMb", " MB"]]
-  ) {
-    const floor = MIN_LIMITS[key as "timeoutMs" | "memoryMb"];
-    if (limits[key] !== undefined && limits[key]! < floor) {
-      throw new UsageError(`${flag} must be at least ${floor}${unit}`);
+  const floors = [["--timeout", "timeoutMs", "ms"], ["--memory", "memoryMb", "MB"]] as const;
+  for (const [flag, key, unit] of floors) {
+    const value = limits[key];
+    if (value !== undefined && value < MIN_LIMITS[key]) {
+      throw new UsageError(`${flag} must be at least ${MIN_LIMITS[key]} ${unit}`);
     }
   }
   return {
