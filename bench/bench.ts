@@ -36,6 +36,7 @@ import {
   timed,
 } from "./measure.ts";
 import { roundDeep, type Summary } from "./stats.ts";
+import { fixtureUpstream } from "../tests/fixtures/upstream.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -48,8 +49,6 @@ const TP_ROUNDS = values.quick ? 3 : 7;
 const TP_CALLS = values.quick ? 40 : 100;
 const GAP_MS = 30; // think time between calls, as an assistant has (and much more)
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
-const FIXTURE = fileURLToPath(new URL("../tests/fixtures/upstream_server.ts", import.meta.url));
-const DENO_JSON = fileURLToPath(new URL("../deno.json", import.meta.url));
 
 const encoder = new TextEncoder();
 const out = (text: string) => Deno.stdout.writeSync(encoder.encode(text));
@@ -428,19 +427,7 @@ results.mcpRssKb = {
 
 // 6. Code mode: a tool call round trip from sandboxed code, against a direct SDK call.
 note("code mode");
-const upstream = {
-  command: Deno.execPath(),
-  args: [
-    "run",
-    "--no-prompt",
-    "--allow-env",
-    "--allow-write",
-    "--config",
-    DENO_JSON,
-    FIXTURE,
-    "github",
-  ],
-};
+const upstream = fixtureUpstream("github");
 const codeMode = new Sandbox(resolveConfig({ ...baseConfig, mcpServers: { github: upstream } }));
 await codeMode.init();
 const N = RUNS * 2;

@@ -154,9 +154,7 @@ async function parseExecArgs(args: string[]): Promise<ExecArgs | "help"> {
   });
   if (values.help) return "help";
   // `--allow-net api.github.com` leaves the host as a positional: say how to give it.
-  const bare = args.find((a) =>
-    /^--allow-[a-z]+$/.test(a) && args[args.indexOf(a) + 1]?.[0] !== "-"
-  );
+  const bare = args.find((a, i) => /^--allow-[a-z]+$/.test(a) && args[i + 1]?.[0] !== "-");
   const valueHint = bare ? ` (a value of ${bare} goes after "=": ${bare}=VALUE)` : "";
   let code: string;
   if (values.eval !== undefined) {

@@ -99,27 +99,35 @@ async function readOr(path: string, fallback: string): Promise<string> {
   }
 }
 
+/**
+ * The npm packages a lockfile pins, with their hashes. Security: a lockfile is input (CI
+ * copies one in), so only valid names and exact versions are returned.
+ */
+function lockedNpmPackages(
+  lockText: string,
+): { name: string; version: string; integrity: string }[] {
+  const packages = [];
+  for (const [key, integrity] of lockIntegrities(lockText)) {
+    const m = /^(@?[^@]+)@([^_]+)/.exec(key);
+    if (m && isNpmName(m[1]!) && EXACT_VERSION.test(m[2]!)) {
+      packages.push({ name: m[1]!, version: m[2]!, integrity });
+    }
+  }
+  return packages;
+}
+
 /** Folders in DENO_DIR of the npm packages a lockfile pins (those that exist). */
 export async function lockedPackageDirs(
   lockText: string,
   denoDir: string,
   registry: string,
 ): Promise<string[]> {
-  let npm: Record<string, unknown> = {};
-  try {
-    npm = JSON.parse(lockText).npm ?? {};
-  } catch {
-    return [];
-  }
   const base = registryCacheDir(denoDir, registry);
   const realBase = await Deno.realPath(base).catch(() => base);
   const dirs: string[] = [];
-  for (const key of Object.keys(npm)) {
-    const m = /^(@?[^@]+)@([^_]+)/.exec(key);
-    // Security: these folders become read grants; a lockfile is input (CI copies one in),
-    // so names and versions are checked, and the real folder must be in the cache.
-    if (!m || !isNpmName(m[1]!) || !EXACT_VERSION.test(m[2]!)) continue;
-    const dir = join(base, m[1]!, m[2]!);
+  for (const { name, version } of lockedNpmPackages(lockText)) {
+    // Security: these folders become read grants: the real folder must be in the cache.
+    const dir = join(base, name, version);
     const real = await Deno.realPath(dir).catch(() => undefined);
     if (real && isInside(real, realBase) && (await Deno.stat(real)).isDirectory) dirs.push(dir);
   }
@@ -152,13 +160,11 @@ async function cachedIntegrityMismatches(
 ): Promise<string[]> {
   const base = registryCacheDir(denoDir, registry);
   const mismatches: string[] = [];
-  for (const [key, integrity] of lockIntegrities(lockText)) {
-    const m = /^(@?[^@]+)@([^_]+)/.exec(key);
-    if (!m || !isNpmName(m[1]!) || !EXACT_VERSION.test(m[2]!)) continue;
-    const cached = await Deno.readTextFile(join(base, m[1]!, "registry.json"))
-      .then((text) => JSON.parse(text)?.versions?.[m[2]!]?.dist?.integrity)
+  for (const { name, version, integrity } of lockedNpmPackages(lockText)) {
+    const cached = await Deno.readTextFile(join(base, name, "registry.json"))
+      .then((text) => JSON.parse(text)?.versions?.[version]?.dist?.integrity)
       .catch(() => undefined);
-    if (typeof cached === "string" && cached !== integrity) mismatches.push(`${m[1]}@${m[2]}`);
+    if (typeof cached === "string" && cached !== integrity) mismatches.push(`${name}@${version}`);
   }
   return mismatches.sort();
 }
@@ -304,50 +310,44 @@ export async function installDependencies(
       stage.entry,
       specifiers.map((s) => `import "${s}";`).join("\n") + "\n",
     );
-    const failure = await runInstallChild(config, ws, stage, options);
-    if (failure) {
+    /** Drops the staged files: the workspace keeps its config and lockfile. */
+    const abandon = async (message: string): Promise<InstallResult> => {
       await Deno.remove(stage.config).catch(() => {});
       await Deno.remove(stage.lock).catch(() => {});
-      const jsr = merged.some((d) => d.registry === "jsr") && /jsr/i.test(failure);
       return {
         status: "install_error",
         dependencies: state.dependencies,
         denied: [],
-        message: (jsr ? "The jsr registry is unreachable from this machine: " : "") + failure,
+        message,
         durationMs: elapsed(),
       };
+    };
+    const failure = await runInstallChild(config, ws, stage, options);
+    if (failure) {
+      const jsr = merged.some((d) => d.registry === "jsr") && /jsr/i.test(failure);
+      return await abandon(
+        (jsr ? "The jsr registry is unreachable from this machine: " : "") + failure,
+      );
     }
     const newLock = await Deno.readTextFile(stage.lock);
     const stale = await cachedIntegrityMismatches(newLock, config.denoDir, config.npmRegistry);
     if (stale.length) {
-      await Deno.remove(stage.config).catch(() => {});
-      await Deno.remove(stage.lock).catch(() => {});
-      return {
-        status: "install_error",
-        dependencies: state.dependencies,
-        denied: [],
-        message: `The lockfile's hash differs from the one the cache recorded for ${
+      return await abandon(
+        `The lockfile's hash differs from the one the cache recorded for ${
           stale.join(", ")
         } (the registry's, checked at download); nothing was changed`,
-        durationMs: elapsed(),
-      };
+      );
     }
     const lockedAfter = lockIntegrities(newLock);
     const repinned = [...lockedBefore].filter(([pkg, hash]) =>
       lockedAfter.has(pkg) && lockedAfter.get(pkg) !== hash
     );
     if (repinned.length) {
-      await Deno.remove(stage.config).catch(() => {});
-      await Deno.remove(stage.lock).catch(() => {});
-      return {
-        status: "install_error",
-        dependencies: state.dependencies,
-        denied: [],
-        message: `The registry served different bytes for already pinned packages: ${
+      return await abandon(
+        `The registry served different bytes for already pinned packages: ${
           repinned.map(([p]) => p).join(", ")
         }; the lockfile was kept`,
-        durationMs: elapsed(),
-      };
+      );
     }
     await Deno.rename(stage.config, configPath);
     await Deno.rename(stage.lock, lockPath);

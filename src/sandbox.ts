@@ -73,14 +73,12 @@ export class Sandbox {
   #owner: string;
   #launcher: string | undefined;
   #ready: Promise<void> | undefined;
-  /** Removals of unused generic workspaces, awaited by `close()`. */
-  #removals = new Set<Promise<unknown>>();
+  /** Refills and removals of unused generic workspaces in progress, awaited by `close()`. */
+  #background = new Set<Promise<unknown>>();
   /** Audit writes, one after the other; awaited (for a while) by `close()`. */
   #auditQueue: Promise<void> = Promise.resolve();
   #auditPending = 0;
   #auditDropped = 0;
-  /** Refills in progress (each may be making a workspace), awaited by `close()`. */
-  #refills = new Set<Promise<void>>();
   #closed = false;
 
   constructor(config: ResolvedConfig, options: SandboxOptions = {}) {
@@ -89,12 +87,8 @@ export class Sandbox {
     this.#owner = ownerToken();
     if (options.prewarm && config.prewarm.maxChildren > 0) {
       this.pool = new PrewarmPool(config.prewarm);
-      this.pool.onDiscardGeneric = (id) => {
-        const removal: Promise<unknown> = removeWorkspace(config.workspacesDir, id)
-          .catch(() => {})
-          .finally(() => this.#removals.delete(removal));
-        this.#removals.add(removal);
-      };
+      this.pool.onDiscardGeneric = (id) =>
+        void this.#track(removeWorkspace(config.workspacesDir, id)).catch(() => {});
     }
   }
 
@@ -103,26 +97,28 @@ export class Sandbox {
     const pool = this.pool;
     if (!pool || this.#closed) return;
     if (this.limiter.running + this.limiter.queued >= this.limiter.max) return;
-    const refilling = (async () => {
+    await this.#track((async () => {
       for (let i = pool.genericWanted(); i > 0 && !this.#closed; i--) {
         const plan = await this.plan({ code: "" });
         if (!plan.rejection) pool.offer(plan, true);
       }
-    })();
-    this.#refills.add(refilling);
-    try {
-      await refilling;
-    } finally {
-      this.#refills.delete(refilling);
-    }
+    })());
+  }
+
+  /** Keeps `close()` waiting for a piece of background work (a refill, a removal). */
+  #track<T>(work: Promise<T>): Promise<T> {
+    this.#background.add(work);
+    const untrack = () => this.#background.delete(work);
+    work.then(untrack, untrack);
+    return work;
   }
 
   /** Kills the prewarmed children and disconnects the upstreams. */
   async close(): Promise<void> {
     this.#closed = true;
     this.pool?.close();
-    await Promise.all(this.#refills);
-    await Promise.all(this.#removals);
+    // A refill in progress may still discard a workspace: wait until nothing is left.
+    while (this.#background.size) await Promise.allSettled(this.#background);
     // A write that hangs (a stalled disk) must not keep the conductor from exiting.
     let timer: ReturnType<typeof setTimeout> | undefined;
     const gaveUp = new Promise<boolean>((r) => timer = setTimeout(() => r(true), AUDIT_CLOSE_MS));

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
+import { fixtureUpstream } from "./fixtures/upstream.ts";
 import { sharedDenoDir, withoutDenoDownloads } from "./helpers.ts";
 import { hostAddresses } from "../src/host_addresses.ts";
 
@@ -203,21 +204,7 @@ Deno.test("conductor exec --explain prints the plan exactly, and runs nothing", 
 });
 
 Deno.test("conductor exec --explain with upstream tools lists them, and exits", async () => {
-  const fixture = fromFileUrl(new URL("./fixtures/upstream_server.ts", import.meta.url));
-  const denoJson = fromFileUrl(new URL("../deno.json", import.meta.url));
-  const upstream = {
-    command: Deno.execPath(),
-    args: [
-      "run",
-      "--no-prompt",
-      "--allow-env",
-      "--allow-write",
-      "--config",
-      denoJson,
-      fixture,
-      "gh",
-    ],
-  };
+  const upstream = fixtureUpstream("gh");
   // It hung before: planning starts the upstream servers, and nothing stopped them.
   const r = await conductor(
     ["exec", "--explain", "--allow-tools=gh.get_issue", "-e", "1"],

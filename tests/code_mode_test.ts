@@ -4,22 +4,16 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { ExecutionResult } from "../src/execution_result.ts";
 import { ToolBridge } from "../src/tool_bridge.ts";
 import { Upstreams } from "../src/upstreams.ts";
+import { fixtureUpstream } from "./fixtures/upstream.ts";
 import { testSandbox } from "./helpers.ts";
 
-const FIXTURE = fileURLToPath(new URL("./fixtures/upstream_server.ts", import.meta.url));
-const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
 const SECRET = "upstream-s3cret-value-42";
 
 function upstream(name: string, callLog: string) {
-  return {
-    command: Deno.execPath(),
-    args: ["run", "--no-prompt", "--allow-env", "--allow-write", "--config", CONFIG, FIXTURE, name],
-    env: { UPSTREAM_SECRET: SECRET, CALL_LOG: callLog },
-  };
+  return fixtureUpstream(name, { UPSTREAM_SECRET: SECRET, CALL_LOG: callLog });
 }
 
 async function codeMode(allow = ["github.*"], extra: Record<string, unknown> = {}) {

@@ -21,6 +21,7 @@ interface ToolInfo {
   outputSchema?: unknown;
   annotations?: { readOnlyHint?: boolean; destructiveHint?: boolean };
 }
+import { fixtureUpstream } from "./fixtures/upstream.ts";
 import { sharedDenoDir } from "./helpers.ts";
 
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
@@ -329,15 +330,8 @@ Deno.test("MCP serve: protocol abuse gets clear errors and the server keeps serv
 });
 
 Deno.test("MCP serve: search_tools finds upstream tools with signatures, and run_deno_code calls them", async () => {
-  const fixture = fileURLToPath(new URL("./fixtures/upstream_server.ts", import.meta.url));
-  const denoJson = fileURLToPath(new URL("../deno.json", import.meta.url));
   await using s = await serve({
-    mcpServers: {
-      github: {
-        command: Deno.execPath(),
-        args: ["run", "--no-prompt", "--allow-env", "--config", denoJson, fixture, "github"],
-      },
-    },
+    mcpServers: { github: fixtureUpstream("github") },
     toolPolicy: { allow: ["github.search_issues", "github.get_issue"] },
   });
   const { tools } = await s.client.listTools() as unknown as { tools: ToolInfo[] };
