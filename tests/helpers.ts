@@ -33,7 +33,9 @@ export async function testSandbox(
     config,
     dir,
     async [Symbol.asyncDispose]() {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      // Closing first: a pending audit line or refill would land in a removed folder.
+      await sandbox.close();
+      await Deno.remove(dir, { recursive: true });
     },
   };
 }
