@@ -8,8 +8,7 @@ const stringify = JSON.stringify;
 const parseJson = JSON.parse;
 const encoder = new TextEncoder();
 const encode = encoder.encode.bind(encoder);
-const decoder = new TextDecoder();
-const decode = decoder.decode.bind(decoder);
+const fromCharCode = String.fromCharCode;
 const exit = Deno.exit;
 const denoNamespace = Deno;
 const inspect = Deno.inspect;
@@ -20,7 +19,6 @@ const getPrototypeOf = Object.getPrototypeOf;
 const typedArrayPrototype = getPrototypeOf(Uint8Array.prototype);
 const byteCount = Object.getOwnPropertyDescriptor(typedArrayPrototype, "length").get;
 const subarray = typedArrayPrototype.subarray;
-const ownBootstrap = import.meta.url;
 const MARK = "\x1e";
 let pendingBytes = new Uint8Array(0);
 async function readLine(read) {
@@ -48,7 +46,11 @@ async function readLine(read) {
   }
   const end = nl === -1 ? total : nl;
   pendingBytes = all.slice(end + 1);
-  return decode(all.subarray(0, end));
+  let text = "";
+  for (let i = 0; i < end; i += 8192) {
+    text += apply(fromCharCode, null, all.subarray(i, Math.min(i + 8192, end)));
+  }
+  return text;
 }
 const header = parseJson(await readLine(readInSync) ?? "{}");
 const nonce = header.nonce;
@@ -67,15 +69,18 @@ function writeAll(write, bytes) {
   }
 }
 
-function sendFrame(message) {
-  const bytes = encode(MARK + nonce + stringify(message) + MARK);
+function sendJson(json) {
+  const bytes = encode(MARK + nonce + json + MARK);
   if (!writeAll(writeOut, bytes)) writeAll(writeErr, bytes);
+}
+function sendFrame(message) {
+  sendJson(stringify(message));
 }
 function clean(text) {
   return text.split(codeUrl).join("code.ts").replace(
     /data:[^\s()"']*?base64,[A-Za-z0-9+/=.\u2026]*/g,
     "code.ts",
-  ).split("\n").filter((line) => !line.includes(ownBootstrap)).join("\n");
+  ).split("\n").filter((line) => !line.includes(import.meta.url)).join("\n");
 }
 const DENIED = /Requires \w+ access to "[^"]*", run again with the --allow-\w+ flag/;
 function describeError(error) {
@@ -245,16 +250,19 @@ try {
 }
 if (!errorSent) {
   try {
-    const message = value === undefined
-      ? { t: "result" }
-      : { t: "result", value: toJsonSafe(value) };
-    const size = stringify(message).length;
-    if (size > header.maxReturnBytes) {
+    const plain = value === null || typeof value === "string" || typeof value === "boolean" ||
+      (typeof value === "number" && value - value === 0);
+    const json = stringify(
+      value === undefined
+        ? { t: "result" }
+        : { t: "result", value: plain ? value : toJsonSafe(value) },
+    );
+    if (json.length > header.maxReturnBytes) {
       throw new RangeError(
-        `The return value is ${size} bytes as JSON; the limit is ${header.maxReturnBytes}`,
+        `The return value is ${json.length} bytes as JSON; the limit is ${header.maxReturnBytes}`,
       );
     }
-    sendFrame(message);
+    sendJson(json);
   } catch (error) {
     reportError(error);
   }

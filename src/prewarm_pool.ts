@@ -7,7 +7,8 @@
  * Two kinds: a generic child in a new, empty workspace (for a request that names no
  * conversation), and a predicted child for an active conversation (same workspace and
  * flags as its last run). A child whose key does not match the request is killed, never
- * adapted.
+ * adapted. Under load, a request that waits for a slot gets its own child started while
+ * it waits (`startAhead`): its start-up overlaps the runs ahead of it.
  */
 import type { ExecutionPlan } from "./execution_plan.ts";
 import { rssBytes } from "./process_group.ts";
@@ -43,6 +44,8 @@ export interface PrewarmStats {
   idle: number;
   hits: number;
   misses: number;
+  /** Children started for requests waiting for a slot, so far. */
+  ahead: number;
 }
 
 export class PrewarmPool {
@@ -51,6 +54,9 @@ export class PrewarmPool {
   #hits = 0;
   #misses = 0;
   #closed = false;
+  /** Started for requests that wait for a slot; they count in the memory budget. */
+  #ahead = new Set<SandboxChild>();
+  #aheadStarted = 0;
   /** Called when an unused generic child's workspace should go (it was never used). */
   onDiscardGeneric: ((conversationId: string) => void) | undefined;
 
@@ -59,7 +65,12 @@ export class PrewarmPool {
   }
 
   stats(): PrewarmStats {
-    return { idle: this.#entries.size, hits: this.#hits, misses: this.#misses };
+    return {
+      idle: this.#entries.size,
+      hits: this.#hits,
+      misses: this.#misses,
+      ahead: this.#aheadStarted,
+    };
   }
 
   /** True when an idle child waits in this conversation's workspace. */
@@ -120,6 +131,36 @@ export class PrewarmPool {
     return undefined;
   }
 
+  /**
+   * For a request that must wait for a slot: its idle child, or a new one if the memory
+   * budget has room, held for it until `claimAhead`. At most `max` at once.
+   */
+  startAhead(plan: ExecutionPlan, max: number): SandboxChild | undefined {
+    if (this.#closed || this.#ahead.size >= max) return undefined;
+    const child = this.take(plan) ?? (this.#hasRoom() ? new SandboxChild(plan) : undefined);
+    if (!child) return undefined;
+    this.#ahead.add(child);
+    this.#aheadStarted++;
+    return child;
+  }
+
+  /**
+   * The child started ahead, once its request has a slot; `undefined` (and it is killed)
+   * if it died or its workspace was removed while it waited.
+   */
+  claimAhead(child: SandboxChild): SandboxChild | undefined {
+    this.#ahead.delete(child);
+    if (!child.exited && cwdAlive(child.pid)) return child;
+    child.kill();
+    return undefined;
+  }
+
+  /** Kills a child started ahead whose request will not run (busy, cancelled, failed). */
+  dropAhead(child: SandboxChild): void {
+    this.#ahead.delete(child);
+    child.kill();
+  }
+
   /** Starts a child for a plan's conversation (replacing its previous idle child). */
   offer(plan: ExecutionPlan, generic = false): void {
     this.drop(plan.conversationId);
@@ -160,6 +201,7 @@ export class PrewarmPool {
     for (const { child } of this.#entries.values()) {
       total += Math.max(rssBytes(child.pid), MIN_CHILD_BYTES);
     }
+    for (const child of this.#ahead) total += Math.max(rssBytes(child.pid), MIN_CHILD_BYTES);
     return total;
   }
 

@@ -277,6 +277,13 @@ export class Sandbox {
         return early("cancelled", "cancelled", "Cancelled before it started");
       }
       let result: ExecutionResult;
+      // Under load, a request that must wait for a slot has its child started while it
+      // waits. Not with dependencies: the install may change the child's argv.
+      const { limiter } = this;
+      let ahead = this.pool && !plan.dependencies.length && limiter.running >= limiter.max &&
+          limiter.queued < limiter.maxQueue
+        ? this.pool.startAhead(plan, limiter.max)
+        : undefined;
       try {
         // The install (step 1) holds the slot too: a request's `deno install` child counts
         // toward maxConcurrent like its run.
@@ -302,7 +309,9 @@ export class Sandbox {
               return early("cancelled", "cancelled", "Cancelled after the install");
             }
           }
-          const child = this.pool?.take(plan) ?? new SandboxChild(plan);
+          const waited = ahead && this.pool!.claimAhead(ahead);
+          ahead = undefined;
+          const child = waited ?? this.pool?.take(plan) ?? new SandboxChild(plan);
           return await child.run(plan, request.code, {
             signal: options.signal,
             started,
@@ -316,6 +325,8 @@ export class Sandbox {
           return early("cancelled", "cancelled", "Cancelled while waiting for a slot");
         }
         throw error;
+      } finally {
+        if (ahead) this.pool!.dropAhead(ahead);
       }
       if (result.status === "rejected" || result.status === "install_error") return result;
       await this.#checkQuota(plan, result);

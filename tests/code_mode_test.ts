@@ -76,6 +76,13 @@ Deno.test("code mode: a script calls two upstream tools and combines their resul
   assert.ok(toolLines.every((l) => /^[0-9a-f]{64}$/.test(l.argsSha256) && !("args" in l)));
 });
 
+Deno.test("code mode: non-ASCII text in a tool's answer reaches the code intact", async () => {
+  await using s = await codeMode();
+  const result = await s.run(`await tools.github.get_issue({ id: 3 })`);
+  ok(result);
+  assert.equal(result.returnValue, "#3 Docs: Überblick, 漢字 😀");
+});
+
 Deno.test("code mode: only the tools the request and the operator both allow exist in the sandbox", async () => {
   await using s = await codeMode(["github.*", "githubevil.*", "github_admin.*"]);
   const result = await s.run(
@@ -239,7 +246,7 @@ Deno.test("code mode: an upstream error, a crash, a hang and a 50 MB answer are 
   assert.match(String(huge.returnValue), /^caught: /);
   const again = await s.run(`(await tools.github.get_issue({ id: 3 }))`);
   ok(again);
-  assert.equal(again.returnValue, "#3 Docs");
+  assert.equal(again.returnValue, "#3 Docs: Überblick, 漢字 😀");
 });
 
 Deno.test("code mode: the upstream's secret never reaches the child, its output, its result or the audit log", async () => {

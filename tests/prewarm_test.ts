@@ -5,15 +5,17 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { resolveConfig } from "../src/config.ts";
 import { Sandbox } from "../src/sandbox.ts";
+import { busyWorkspaceIds } from "../src/workspace.ts";
 import { sharedDenoDir } from "./helpers.ts";
 
-async function sandboxes(prewarm: Record<string, number> = {}) {
+async function sandboxes(prewarm: Record<string, number> = {}, extra = {}) {
   const dir = await Deno.makeTempDir({ prefix: "conductor-prewarm-" });
   const config = resolveConfig({
     workspacesDir: dir,
     denoDir: sharedDenoDir(),
     ceiling: { env: ["*"], sys: ["hostname"] },
     prewarm: { generic: 1, maxChildren: 3, idleMs: 30_000, ...prewarm },
+    ...extra,
   });
   const warm = new Sandbox(config, { prewarm: true });
   const cold = new Sandbox(config);
@@ -101,6 +103,57 @@ Deno.test("a prewarmed run and a cold run of the same request are indistinguisha
   } finally {
     Deno.env.delete("PREWARM_TEST_A");
   }
+});
+
+Deno.test("under load, a request that waits for a slot has its child started meanwhile, and it sees what a cold one sees", async () => {
+  await using s = await sandboxes({ generic: 0 }, { maxConcurrent: 1 });
+  Deno.env.set("PREWARM_TEST_A", "a-value");
+  try {
+    const request = {
+      // How long the process had been up when the code ran.
+      code: PROBE.replace("export default {", "export default {\n  upMs: performance.now(),"),
+      conversationId: "queued",
+      permissions: { read: ["."], write: ["out"], env: ["*"] },
+      limits: { memoryMb: 192 },
+    };
+    const cold = await s.cold.execute(request);
+    assert.equal(cold.status, "success", JSON.stringify(cold));
+    const blocker = s.warm.execute({ code: "await new Promise((r) => setTimeout(r, 1500))" });
+    while (s.warm.limiter.running === 0) await new Promise((r) => setTimeout(r, 5));
+    const queued = await s.warm.execute(request);
+    assert.equal((await blocker).status, "success");
+    assert.equal(queued.status, "success", JSON.stringify(queued));
+    assert.equal(s.warm.pool!.stats().ahead, 1);
+    const { upMs, ...seen } = queued.returnValue as { upMs: number };
+    const { upMs: coldUpMs, ...coldSeen } = cold.returnValue as { upMs: number };
+    assert.ok(upMs > 700, `started while the blocker ran: up ${upMs} ms (cold: ${coldUpMs} ms)`);
+    assert.deepEqual(seen, coldSeen);
+    assert.deepEqual(queued.permissions, cold.permissions);
+  } finally {
+    Deno.env.delete("PREWARM_TEST_A");
+  }
+});
+
+Deno.test("a request cancelled while it waits for a slot: its child started ahead is killed", async () => {
+  await using s = await sandboxes({ generic: 0 }, { maxConcurrent: 1 });
+  const blocker = s.warm.execute({ code: "await new Promise((r) => setTimeout(r, 1000))" });
+  while (s.warm.limiter.running === 0) await new Promise((r) => setTimeout(r, 5));
+  const abort = new AbortController();
+  const queued = s.warm.execute({ code: "1", conversationId: "gives-up" }, {
+    signal: abort.signal,
+  });
+  for (let i = 0; i < 500 && !busyWorkspaceIds(s.dir).has("gives-up"); i++) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.ok(busyWorkspaceIds(s.dir).has("gives-up"), "its child started while it waited");
+  abort.abort();
+  assert.equal((await queued).status, "cancelled");
+  for (let i = 0; i < 100 && busyWorkspaceIds(s.dir).has("gives-up"); i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(busyWorkspaceIds(s.dir).has("gives-up"), false, "no process left in it");
+  assert.equal(s.warm.pool!.stats().ahead, 1);
+  assert.equal((await blocker).status, "success");
 });
 
 Deno.test("a prewarmed child runs exactly one execution: fresh process and fresh globals each time", async () => {

@@ -1122,6 +1122,14 @@ Deno.test("the return value: last expression, default export, undefined, BigInt,
     ],
     ["a Set", `new Set([1, 2])`, { $set: [1, 2] }],
     ["NaN", `0 / 0`, { $number: "NaN" }],
+    ["-Infinity", `-1 / 0`, { $number: "-Infinity" }],
+    ["null", `null`, null],
+    ["a boolean", `false`, false],
+    [
+      "non-ASCII text, from the code and back",
+      `// Überblick\n"é 漢字 😀 " + String.fromCodePoint(0x10ffff)`,
+      "é 漢字 😀 \u{10ffff}",
+    ],
   ];
   for (const [name, code, expected] of cases) {
     await t.step(name, async () => {
