@@ -5,6 +5,7 @@ import { ConfigError } from "./config.ts";
 import type { ExecutionPlan } from "./execution_plan.ts";
 import type { ExecutionResult } from "./execution_result.ts";
 import { sha256Hex } from "./hash.ts";
+import { log } from "./log.ts";
 import { redactDeep, type Redactor } from "./redact.ts";
 
 export interface AuditRecord {
@@ -55,15 +56,77 @@ export async function auditRecord(
   return record;
 }
 
+/** Lines that may wait for the file at once; past it, lines are dropped and counted. */
+const MAX_PENDING = 1000;
+
 /**
- * Appends one redacted JSON line (an execution's record, or a tool call's) to the audit
- * file, as one `O_APPEND` write: lines never interleave. Asynchronous on purpose: a write
- * that blocks (a slow or hung disk) must not stop the conductor's event loop, which
- * enforces every other run's limits.
+ * The audit file, appended to off the callers' path. Lines (an execution's record, or a
+ * tool call's) are redacted, then written in order: the lines that arrive while a write
+ * is in flight go together in the next one, each write one `O_APPEND` write so that lines
+ * never interleave. Asynchronous on purpose: a write that blocks (a slow or hung disk)
+ * must not stop the conductor's event loop, which enforces every run's limits. Past
+ * MAX_PENDING waiting lines (the file is not keeping up) a line is dropped and counted:
+ * a stalled disk holds one thread and bounded memory.
  */
-export async function appendAudit(path: string, record: object, redact: Redactor): Promise<void> {
-  const line = JSON.stringify(redactDeep(record, redact)) + "\n";
-  await Deno.writeTextFile(path, line, { append: true, create: true, mode: 0o600 });
+export class AuditLog {
+  readonly path: string;
+  #lines: Promise<string | undefined>[] = [];
+  /** Lines accepted and not yet written (or failed). */
+  #pending = 0;
+  #dropped = 0;
+  #flushing: Promise<void> | undefined;
+
+  constructor(path: string) {
+    this.path = path;
+  }
+
+  /** Lines accepted and not yet written. */
+  get pending(): number {
+    return this.#pending;
+  }
+
+  /** Queues one line: `record` is built (and redacted) off the caller's path. */
+  add(record: () => object | Promise<object>, redact: Redactor): void {
+    if (this.#pending >= MAX_PENDING) {
+      if (this.#dropped++ % 100 === 0) {
+        log(`audit: ${this.#dropped} line(s) dropped: the audit file is not keeping up`);
+      }
+      return;
+    }
+    this.#pending++;
+    this.#lines.push(
+      Promise.resolve().then(record).then((r) => JSON.stringify(redactDeep(r, redact)) + "\n")
+        .catch((error) => {
+          log(`audit failed: ${error.message}`);
+          return undefined;
+        }),
+    );
+    this.#flushing ??= this.#flush();
+  }
+
+  /** Resolves once every line so far is written (or has failed). */
+  async written(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+  }
+
+  async #flush(): Promise<void> {
+    // Lines added in this turn of the event loop join the first write.
+    await Promise.resolve();
+    while (this.#lines.length) {
+      const batch = this.#lines.splice(0);
+      try {
+        const text = (await Promise.all(batch)).filter((l) => l !== undefined).join("");
+        if (text) {
+          await Deno.writeTextFile(this.path, text, { append: true, create: true, mode: 0o600 });
+        }
+      } catch (error) {
+        log(`audit failed: ${(error as Error).message}`);
+      } finally {
+        this.#pending -= batch.length;
+      }
+    }
+    this.#flushing = undefined;
+  }
 }
 
 /**

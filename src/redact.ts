@@ -19,6 +19,12 @@ export const TOKEN_PATTERNS: readonly RegExp[] = [
 
 export const REDACTED = "[REDACTED]";
 
+/**
+ * One test for every token shape at once (case-insensitive: it may match more than the
+ * patterns, never less): most strings match none and skip the ten replaces.
+ */
+const ANY_TOKEN = new RegExp(TOKEN_PATTERNS.map((re) => `(?:${re.source})`).join("|"), "i");
+
 export interface Redactor {
   (text: string): string;
 }
@@ -35,10 +41,12 @@ export function makeRedactor(
     b.length - a.length
   );
   const extra = patterns.map((p) => new RegExp(p, "g"));
+  const all = [...TOKEN_PATTERNS, ...extra];
   return (text: string) => {
     let out = text;
-    for (const value of values) out = out.split(value).join(REDACTED);
-    for (const re of [...TOKEN_PATTERNS, ...extra]) {
+    for (const value of values) if (out.includes(value)) out = out.split(value).join(REDACTED);
+    // Operator patterns are run one by one: their back-references would break in a union.
+    for (const re of ANY_TOKEN.test(out) ? all : extra) {
       out = out.replace(
         re,
         (match, prefix) =>

@@ -2,7 +2,7 @@
  * The sandbox: one execution end to end. Plan (policy, workspace), install (step 1, when
  * dependencies are asked for), run (step 2, a fresh child), result.
  */
-import { appendAudit, auditRecord, checkAuditFile } from "./audit.ts";
+import { AuditLog, auditRecord, checkAuditFile } from "./audit.ts";
 import { BusyError, Limiter } from "./concurrency.ts";
 import type { ResolvedConfig } from "./config.ts";
 import { prepareDenoDir } from "./deno_dir.ts";
@@ -46,9 +46,6 @@ export interface ExecuteOptions {
   onProgress?: ((line: string) => void) | undefined;
 }
 
-/** Audit lines that may wait for the file at once; past it, lines are dropped and counted. */
-const MAX_PENDING_AUDIT = 1000;
-
 /** How long `close()` waits for the audit lines still being written. */
 const AUDIT_CLOSE_MS = 2000;
 
@@ -75,16 +72,15 @@ export class Sandbox {
   #ready: Promise<void> | undefined;
   /** Refills and removals of unused generic workspaces in progress, awaited by `close()`. */
   #background = new Set<Promise<unknown>>();
-  /** Audit writes, one after the other; awaited (for a while) by `close()`. */
-  #auditQueue: Promise<void> = Promise.resolve();
-  #auditPending = 0;
-  #auditDropped = 0;
+  /** Awaited (for a while) by `close()`. */
+  #audit: AuditLog | undefined;
   #closed = false;
 
   constructor(config: ResolvedConfig, options: SandboxOptions = {}) {
     this.config = config;
     this.limiter = new Limiter(config.maxConcurrent, config.maxQueue);
     this.#owner = ownerToken();
+    if (config.auditFile) this.#audit = new AuditLog(config.auditFile);
     if (options.prewarm && config.prewarm.maxChildren > 0) {
       this.pool = new PrewarmPool(config.prewarm);
       this.pool.onDiscardGeneric = (id) =>
@@ -123,7 +119,7 @@ export class Sandbox {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const gaveUp = new Promise<boolean>((r) => timer = setTimeout(() => r(true), AUDIT_CLOSE_MS));
     if (await Promise.race([this.auditWritten().then(() => false), gaveUp])) {
-      log(`audit: ${this.#auditPending} line(s) not written: the audit file did not take them`);
+      log(`audit: ${this.#audit?.pending} line(s) not written: the audit file did not take them`);
     }
     clearTimeout(timer);
     await this.#upstreams?.close();
@@ -131,26 +127,7 @@ export class Sandbox {
 
   /** Resolves once every audit line of the executions so far is written (or has failed). */
   async auditWritten(): Promise<void> {
-    await this.#auditQueue;
-  }
-
-  /**
-   * Queues one audit write. Writes go one at a time, in order; past MAX_PENDING_AUDIT
-   * waiting lines (the file is not keeping up) a line is dropped and counted, so that a
-   * stalled disk holds one thread and bounded memory, and the conductor keeps serving.
-   */
-  #writeAudit(write: () => Promise<void>): void {
-    if (this.#auditPending >= MAX_PENDING_AUDIT) {
-      if (this.#auditDropped++ % 100 === 0) {
-        log(`audit: ${this.#auditDropped} line(s) dropped: the audit file is not keeping up`);
-      }
-      return;
-    }
-    this.#auditPending++;
-    this.#auditQueue = this.#auditQueue
-      .then(write)
-      .catch((error) => log(`audit failed: ${error.message}`))
-      .finally(() => this.#auditPending--);
+    await this.#audit?.written();
   }
 
   /** One-time start-up: the children's DENO_DIR, and the sweep of orphaned children. */
@@ -233,8 +210,7 @@ export class Sandbox {
         this.refill().catch(() => {});
       }, 0);
     }
-    if (this.config.auditFile) {
-      const auditFile = this.config.auditFile;
+    if (this.#audit) {
       const redact = makeRedactor(
         Object.entries(plan.env).filter(([k]) =>
           grantedEnvNames(plan.granted, [k]).length > 0 && !isReservedEnv(k)
@@ -242,11 +218,9 @@ export class Sandbox {
           .map(([, v]) => v),
         this.config.redactPatterns,
       );
-      // Written off the caller's path (a thread hop on each of the write's steps); `close()`
-      // and `auditWritten()` wait for it. A failed write is reported; the code has run.
-      this.#writeAudit(async () =>
-        appendAudit(auditFile, await auditRecord(plan, request.code, result), redact)
-      );
+      // Written off the caller's path; `close()` and `auditWritten()` wait for it. A failed
+      // write is reported; the code has run.
+      this.#audit.add(() => auditRecord(plan, request.code, result), redact);
     }
     return result;
   }
@@ -341,19 +315,18 @@ export class Sandbox {
   /** The tool channel of an execution that may call upstream tools. */
   #bridge(plan: ExecutionPlan): ToolBridge | undefined {
     if (!plan.tools || !this.upstreams) return undefined;
-    const { auditFile, redactPatterns } = this.config;
-    const redact = makeRedactor([], redactPatterns);
+    const audit = this.#audit;
+    const redact = makeRedactor([], this.config.redactPatterns);
     return new ToolBridge(this.upstreams, plan.tools.allowed, this.config.toolPolicy, {
       deadline: performance.now() + plan.limits.timeoutMs,
       onAudit: (record) => {
-        if (!auditFile) return;
         const line = {
           type: "tool_call",
           time: new Date().toISOString(),
           conversationId: plan.conversationId,
           ...record,
         };
-        this.#writeAudit(() => appendAudit(auditFile, line, redact));
+        audit?.add(() => line, redact);
       },
     });
   }
