@@ -97,7 +97,7 @@ export class AuditLog {
     this.#lines.push(
       Promise.resolve().then(record).then((r) => JSON.stringify(redactDeep(r, redact)) + "\n")
         .catch((error) => {
-          log(`audit failed: ${error.message}`);
+          log(`audit failed: ${error instanceof Error ? error.message : String(error)}`);
           return undefined;
         }),
     );

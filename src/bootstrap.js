@@ -9,6 +9,9 @@ const parseJson = JSON.parse;
 const encoder = new TextEncoder();
 const encode = encoder.encode.bind(encoder);
 const fromCharCode = String.fromCharCode;
+const TextDecoderClass = TextDecoder;
+const decodeText = TextDecoder.prototype.decode;
+const U8 = Uint8Array;
 const exit = Deno.exit;
 const denoNamespace = Deno;
 const inspect = Deno.inspect;
@@ -17,8 +20,26 @@ const isArray = Array.isArray;
 const objectKeys = Object.keys;
 const getPrototypeOf = Object.getPrototypeOf;
 const typedArrayPrototype = getPrototypeOf(Uint8Array.prototype);
-const byteCount = Object.getOwnPropertyDescriptor(typedArrayPrototype, "length").get;
-const subarray = typedArrayPrototype.subarray;
+const getter = (name) => Object.getOwnPropertyDescriptor(typedArrayPrototype, name).get;
+const byteCount = getter("length");
+const bufferOf = getter("buffer");
+const offsetOf = getter("byteOffset");
+const view = (bytes, from, length) =>
+  new U8(apply(bufferOf, bytes, []), apply(offsetOf, bytes, []) + from, length);
+let decoder;
+function textOf(bytes, end) {
+  for (let i = 0; i < end; i++) {
+    if (bytes[i] > 127) {
+      decoder ??= new TextDecoderClass();
+      return apply(decodeText, decoder, [view(bytes, 0, end)]);
+    }
+  }
+  let text = "";
+  for (let i = 0; i < end; i += 8192) {
+    text += apply(fromCharCode, null, view(bytes, i, end - i > 8192 ? 8192 : end - i));
+  }
+  return text;
+}
 const MARK = "\x1e";
 let pendingBytes = new Uint8Array(0);
 async function readLine(read) {
@@ -46,11 +67,7 @@ async function readLine(read) {
   }
   const end = nl === -1 ? total : nl;
   pendingBytes = all.slice(end + 1);
-  let text = "";
-  for (let i = 0; i < end; i += 8192) {
-    text += apply(fromCharCode, null, all.subarray(i, Math.min(i + 8192, end)));
-  }
-  return text;
+  return textOf(all, end);
 }
 const header = parseJson(await readLine(readInSync) ?? "{}");
 const nonce = header.nonce;
@@ -61,8 +78,8 @@ let errorSent = false;
 function writeAll(write, bytes) {
   try {
     const total = apply(byteCount, bytes, []);
-    let off = 0;
-    while (off < total) off += write(apply(subarray, bytes, [off]));
+    let off = write(bytes);
+    while (off < total) off += write(view(bytes, off, total - off));
     return true;
   } catch {
     return false;

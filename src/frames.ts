@@ -1,7 +1,6 @@
 /**
  * The conductor's side of the bootstrap channel: a streaming scanner that splits a child's
- * output into the code's own bytes and frames `\x1e<nonce><json>\x1e`; and the lines it
- * writes to the child's stdin, JSON in ASCII.
+ * output into the code's own bytes and frames `\x1e<nonce><json>\x1e`.
  *
  * Security: only a frame that carries this execution's nonce is a frame; anything else,
  * `\x1e` bytes included, is the code's output. JSON never contains a raw `\x1e`
@@ -10,18 +9,6 @@
  */
 
 export const MARK_BYTE = 0x1e;
-
-/**
- * A stdin line for the bootstrap: JSON with every non-ASCII character escaped, which the
- * child turns into a string byte for byte. A TextDecoder would cost each child 0.15-0.2
- * ms of CPU to load and first run.
- */
-export function asciiJsonLine(value: unknown): string {
-  return JSON.stringify(value).replace(
-    /[\u007f-\uffff]/g,
-    (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"),
-  ) + "\n";
-}
 
 /** A random 128-bit nonce as 32 hex digits. */
 export function newNonce(): string {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { concatBytes } from "./bytes.ts";
-import { asciiJsonLine, FrameScanner, newNonce } from "./frames.ts";
+import { FrameScanner, newNonce } from "./frames.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array[]) => new TextDecoder().decode(concatBytes(b));
@@ -98,13 +98,4 @@ Deno.test("FrameScanner decodes a frame body whose UTF-8 is split between chunks
     assert.deepEqual(frames, [{ t: "result", value: "€ and 🎉" }], `split at ${i}`);
     assert.equal(dec(output), "ab", `split at ${i}`);
   }
-});
-
-Deno.test("asciiJsonLine() writes one line of pure ASCII that parses back to the same value", () => {
-  const value = { code: "é 漢字 😀\u2028\n\u007f", lone: "\ud800", n: 1 };
-  const line = asciiJsonLine(value);
-  assert.ok(line.endsWith("\n"));
-  assert.equal(line.indexOf("\n"), line.length - 1);
-  assert.match(line, /^[\x20-\x7e]*\n$/);
-  assert.deepEqual(JSON.parse(line), value);
 });

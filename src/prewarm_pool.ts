@@ -150,7 +150,7 @@ export class PrewarmPool {
    */
   claimAhead(child: SandboxChild): SandboxChild | undefined {
     this.#ahead.delete(child);
-    if (!child.exited && cwdAlive(child.pid)) return child;
+    if (!this.#closed && !child.exited && cwdAlive(child.pid)) return child;
     child.kill();
     return undefined;
   }
@@ -220,10 +220,11 @@ export class PrewarmPool {
     if (entry?.generic) this.onDiscardGeneric?.(conversationId);
   }
 
-  /** Kills every idle child, and starts no more. */
+  /** Kills every idle child (and those started for waiting requests), and starts no more. */
   close(): void {
     this.#closed = true;
     for (const id of [...this.#entries.keys()]) this.#discard(id);
+    for (const child of this.#ahead) child.kill();
   }
 }
 

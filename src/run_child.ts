@@ -5,7 +5,7 @@
 import { CappedBuffer, type Drain, drain } from "./capture.ts";
 import type { ExecutionError, ExecutionResult, ExecutionStatus } from "./execution_result.ts";
 import type { ExecutionPlan } from "./execution_plan.ts";
-import { asciiJsonLine, FrameScanner, newNonce } from "./frames.ts";
+import { FrameScanner, newNonce } from "./frames.ts";
 import { heapMbFor } from "./limits.ts";
 import { killGroup, rssBytes, spawnGroupLeader, treeRssBytes } from "./process_group.ts";
 import { prepareCode } from "./code_transform.ts";
@@ -228,7 +228,7 @@ export class SandboxChild {
     const encoder = new TextEncoder();
     let writes = Promise.resolve();
     const writeLine = (value: unknown) => {
-      const bytes = encoder.encode(asciiJsonLine(value));
+      const bytes = encoder.encode(JSON.stringify(value) + "\n");
       writes = writes.then(() => writer.write(bytes)).catch(() => {});
       return writes;
     };

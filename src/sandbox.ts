@@ -254,10 +254,18 @@ export class Sandbox {
       // Under load, a request that must wait for a slot has its child started while it
       // waits. Not with dependencies: the install may change the child's argv.
       const { limiter } = this;
-      let ahead = this.pool && !plan.dependencies.length && limiter.running >= limiter.max &&
-          limiter.queued < limiter.maxQueue
-        ? this.pool.startAhead(plan, limiter.max)
-        : undefined;
+      let ahead: SandboxChild | undefined;
+      if (
+        this.pool && !plan.dependencies.length && limiter.running >= limiter.max &&
+        limiter.queued < limiter.maxQueue
+      ) {
+        try {
+          ahead = this.pool.startAhead(plan, limiter.max);
+        } catch {
+          // A child that cannot be started now (out of file descriptors, say) is started
+          // when the slot is free, or fails there with its own error.
+        }
+      }
       try {
         // The install (step 1) holds the slot too: a request's `deno install` child counts
         // toward maxConcurrent like its run.

@@ -3,7 +3,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { AuditLog } from "../src/audit.ts";
 import { ConfigError } from "../src/config.ts";
+import { makeRedactor } from "../src/redact.ts";
 import { setLogSink } from "../src/log.ts";
 import { testSandbox } from "./helpers.ts";
 
@@ -133,4 +135,34 @@ Deno.test({
       await Promise.race([drained, new Promise((r) => setTimeout(r, 3000))]);
     }
   },
+});
+
+Deno.test("AuditLog writes lines in order; a record that fails, even with a non-Error, loses only itself", async () => {
+  const dir = await Deno.makeTempDir();
+  const logged: string[] = [];
+  setLogSink((line) => logged.push(line));
+  try {
+    const audit = new AuditLog(join(dir, "audit.jsonl"));
+    const redact = makeRedactor(["hunter2-secret"]);
+    const slow = (n: number) => () =>
+      new Promise<object>((r) => setTimeout(() => r({ n }), 20 - n));
+    audit.add(slow(1), redact);
+    audit.add(() => {
+      throw undefined;
+    }, redact);
+    audit.add(() => ({ n: 2, pass: "hunter2-secret" }), redact);
+    audit.add(slow(3), redact);
+    await audit.written();
+    const lines = (await Deno.readTextFile(join(dir, "audit.jsonl"))).trim().split("\n");
+    assert.deepEqual(lines.map((l) => JSON.parse(l)), [
+      { n: 1 },
+      { n: 2, pass: "[REDACTED]" },
+      { n: 3 },
+    ]);
+    assert.equal(audit.pending, 0);
+    assert.deepEqual(logged, ["audit failed: undefined"]);
+  } finally {
+    setLogSink(undefined);
+    await Deno.remove(dir, { recursive: true });
+  }
 });

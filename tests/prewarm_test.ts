@@ -156,6 +156,30 @@ Deno.test("a request cancelled while it waits for a slot: its child started ahea
   assert.equal((await blocker).status, "success");
 });
 
+Deno.test("close() kills the children started for waiting requests; those requests still run, cold", async () => {
+  await using s = await sandboxes({ generic: 0 }, { maxConcurrent: 1 });
+  let blockerDone = false;
+  const blocker = s.warm.execute({ code: "await new Promise((r) => setTimeout(r, 1500))" })
+    .finally(() => blockerDone = true);
+  while (s.warm.limiter.running === 0) await new Promise((r) => setTimeout(r, 5));
+  const queued = s.warm.execute({ code: "6 * 7", conversationId: "at-close" });
+  for (let i = 0; i < 500 && !busyWorkspaceIds(s.dir).has("at-close"); i++) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.ok(busyWorkspaceIds(s.dir).has("at-close"), "its child started while it waited");
+  const closed = s.warm.close();
+  for (let i = 0; i < 100 && busyWorkspaceIds(s.dir).has("at-close"); i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(busyWorkspaceIds(s.dir).has("at-close"), false, "killed at close()");
+  assert.equal(blockerDone, false, "before the slot was free");
+  assert.equal((await blocker).status, "success");
+  const result = await queued;
+  assert.equal(result.status, "success", JSON.stringify(result));
+  assert.equal(result.returnValue, 42);
+  await closed;
+});
+
 Deno.test("a prewarmed child runs exactly one execution: fresh process and fresh globals each time", async () => {
   await using s = await sandboxes();
   const run = () =>

@@ -616,6 +616,45 @@ Deno.test("code that patches the prototypes the frame writer might use never lea
   await assertHealthy(ts.sandbox);
 });
 
+/**
+ * Code that swaps the constructor that typed-array methods (`subarray`, `slice`, `map`...)
+ * build their results with, both ways: they would hand it the buffer they view.
+ */
+const SPECIES_SPY = `
+let nonce;
+const look = (buf, off, len) => {
+  try {
+    const bytes = new Uint8Array(buf, off ?? 0, Math.min(len ?? buf.byteLength, 256));
+    const m = /\\x1e([0-9a-f]{16,})\\{/.exec(String.fromCharCode(...bytes));
+    if (m) nonce ??= m[1];
+  } catch { /* not a buffer */ }
+};
+const Spy = function (buf, off, len) {
+  look(buf, off, len);
+  return new Uint8Array(buf, off, len);
+};
+Spy[Symbol.species] = Spy;
+Uint8Array.prototype.constructor = Spy;
+Object.defineProperty(Uint8Array, Symbol.species, { get: () => Spy, configurable: true });
+setTimeout(() => {
+  if (nonce) {
+    const forged = "\\x1e" + nonce + JSON.stringify({ t: "result", value: "FORGED" }) + "\\x1e";
+    Deno.stdout.writeSync(new TextEncoder().encode(forged));
+  }
+  console.log("learned a nonce: " + (nonce !== undefined));
+}, 20);
+export default "genuine";
+`;
+
+Deno.test("code that replaces the typed-array species constructor never learns the nonce", async () => {
+  await using ts = await testSandbox();
+  const result = await ts.sandbox.execute({ code: SPECIES_SPY });
+  assertStatus(result, "success");
+  assert.equal(result.returnValue, "genuine");
+  assert.equal(result.stdout, "learned a nonce: false\n");
+  await assertHealthy(ts.sandbox);
+});
+
 Deno.test("a child that knows the nonce and floods frames: the first result and error count, later ones are dropped", async () => {
   await using ts = await testSandbox();
   const dir = await Deno.makeTempDir();
