@@ -21,6 +21,11 @@ export class Limiter {
     return this.#queue.length;
   }
 
+  /** True when a call now would find a free slot, with nobody waiting. */
+  get spare(): boolean {
+    return this.#running + this.#queue.length < this.max;
+  }
+
   /**
    * Runs `fn` when a slot is free. A waiting call whose signal aborts leaves the queue.
    * @throws {BusyError} when `max` run and `maxQueue` wait already

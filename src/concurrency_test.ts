@@ -12,7 +12,9 @@ Deno.test("Limiter runs at most max at once, then queues in order, then refuses"
   const order: string[] = [];
   const a = later(), b = later(), c = later();
   const pa = limiter.run(async () => (order.push("a"), await a.gate));
+  assert.equal(limiter.spare, true, "one slot left");
   const pb = limiter.run(async () => (order.push("b"), await b.gate));
+  assert.equal(limiter.spare, false, "full");
   const pc = limiter.run(async () => (order.push("c"), await c.gate));
   await Promise.resolve();
   assert.deepEqual([limiter.running, limiter.queued], [2, 1]);
@@ -26,6 +28,7 @@ Deno.test("Limiter runs at most max at once, then queues in order, then refuses"
   c.release();
   await Promise.all([pb, pc]);
   assert.deepEqual([limiter.running, limiter.queued], [0, 0]);
+  assert.equal(limiter.spare, true);
 });
 
 Deno.test("Limiter lets a queued call leave when its signal aborts", async () => {

@@ -92,7 +92,7 @@ export class Sandbox {
   async refill(): Promise<void> {
     const pool = this.pool;
     if (!pool || this.#closed) return;
-    if (this.limiter.running + this.limiter.queued >= this.limiter.max) return;
+    if (!this.limiter.spare) return;
     await this.#track((async () => {
       for (let i = pool.genericWanted(); i > 0 && !this.#closed; i--) {
         const plan = await this.plan({ code: "" });
@@ -195,15 +195,16 @@ export class Sandbox {
     // A claimed child that ran nothing (Busy, cancelled while queued) is killed; its
     // workspace is the caller's now (its id came back). A used one left the pool already.
     if (claimed) this.pool!.drop(claimed);
-    if (this.pool && !this.#closed && !plan.rejection && plan.workspace.root) {
+    if (
+      this.pool && !this.#closed && !plan.rejection && plan.workspace.root && this.limiter.spare
+    ) {
       // Once the caller has its result: predict the next run of a conversation the caller
       // keeps using (it named it), with the same workspace and flags; refill generic ones.
+      // Never under load (checked again then).
       setTimeout(() => {
         if (this.#closed) return;
         try {
-          if (named && this.limiter.running + this.limiter.queued < this.limiter.max) {
-            this.pool!.offer(plan);
-          }
+          if (named && this.limiter.spare) this.pool!.offer(plan);
         } catch {
           // A child that cannot be started ahead is started when its request comes.
         }
