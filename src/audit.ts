@@ -70,7 +70,7 @@ const MAX_PENDING = 1000;
  */
 export class AuditLog {
   readonly path: string;
-  #lines: Promise<string | undefined>[] = [];
+  #queue: { record: () => object | Promise<object>; redact: Redactor }[] = [];
   /** Lines accepted and not yet written (or failed). */
   #pending = 0;
   #dropped = 0;
@@ -94,13 +94,7 @@ export class AuditLog {
       return;
     }
     this.#pending++;
-    this.#lines.push(
-      Promise.resolve().then(record).then((r) => JSON.stringify(redactDeep(r, redact)) + "\n")
-        .catch((error) => {
-          log(`audit failed: ${error instanceof Error ? error.message : String(error)}`);
-          return undefined;
-        }),
-    );
+    this.#queue.push({ record, redact });
     this.#flushing ??= this.#flush();
   }
 
@@ -110,12 +104,20 @@ export class AuditLog {
   }
 
   async #flush(): Promise<void> {
-    // Lines added in this turn of the event loop join the first write.
-    await Promise.resolve();
-    while (this.#lines.length) {
-      const batch = this.#lines.splice(0);
+    // After the callers' own work of this turn (an MCP answer's write, say), not before it:
+    // building, redacting and hashing a line are not the caller's wait.
+    await new Promise((r) => setTimeout(r, 0));
+    while (this.#queue.length) {
+      const batch = this.#queue.splice(0);
       try {
-        const text = (await Promise.all(batch)).filter((l) => l !== undefined).join("");
+        let text = "";
+        for (const { record, redact } of batch) {
+          try {
+            text += JSON.stringify(redactDeep(await record(), redact)) + "\n";
+          } catch (error) {
+            log(`audit failed: ${error instanceof Error ? error.message : String(error)}`);
+          }
+        }
         if (text) {
           await Deno.writeTextFile(this.path, text, { append: true, create: true, mode: 0o600 });
         }
