@@ -22,8 +22,9 @@ export interface PrewarmOptions {
   /** An idle child older than this is killed. @default 60000 */
   idleMs: number;
   /**
-   * Most resident memory the idle children may hold in all, in MB: a child that would
-   * go past it is not started (the oldest idle ones make room first). @default 128
+   * Most resident memory the idle children may hold in all, in MB, with those started for
+   * requests waiting for a slot: a child that would go past it is not started (for a
+   * predicted one, the oldest idle ones make room first). @default 128
    */
   memoryMb: number;
 }
