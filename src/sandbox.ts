@@ -257,7 +257,7 @@ export class Sandbox {
       const { limiter } = this;
       let ahead: SandboxChild | undefined;
       if (
-        this.pool && !plan.dependencies.length && limiter.running >= limiter.max &&
+        this.pool && !plan.dependencies.length && !limiter.spare &&
         limiter.queued < limiter.maxQueue
       ) {
         try {
