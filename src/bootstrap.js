@@ -24,6 +24,7 @@ const getter = (name) => Object.getOwnPropertyDescriptor(typedArrayPrototype, na
 const byteCount = getter("length");
 const bufferOf = getter("buffer");
 const offsetOf = getter("byteOffset");
+const setBytes = typedArrayPrototype.set;
 const view = (bytes, from, length) =>
   new U8(apply(bufferOf, bytes, []), apply(offsetOf, bytes, []) + from, length);
 let decoder;
@@ -40,9 +41,8 @@ function textOf(bytes, end) {
   }
   return text;
 }
-const MARK = "\x1e";
 let pendingBytes = new Uint8Array(0);
-async function readLine(read) {
+async function readLineBytes(read) {
   const parts = [pendingBytes];
   let total = pendingBytes.length;
   let nl = pendingBytes.indexOf(10);
@@ -67,10 +67,14 @@ async function readLine(read) {
   }
   const end = nl === -1 ? total : nl;
   pendingBytes = all.slice(end + 1);
-  return textOf(all, end);
+  return view(all, 0, end);
 }
+async function readLine(read) {
+  const line = await readLineBytes(read);
+  return line === null ? null : textOf(line, apply(byteCount, line, []));
+}
+const nonce = await readLineBytes(readInSync) ?? new U8(0);
 const header = parseJson(await readLine(readInSync) ?? "{}");
-const nonce = header.nonce;
 const codeUrl =
   `data:application/${header.typescript === false ? "javascript" : "typescript"};base64,` +
   encode(header.code).toBase64();
@@ -86,12 +90,31 @@ function writeAll(write, bytes) {
   }
 }
 
+function frame(json) {
+  const body = encode(json);
+  const n = apply(byteCount, nonce, []);
+  const end = n + 1 + apply(byteCount, body, []);
+  const bytes = new U8(end + 1);
+  bytes[0] = 30;
+  apply(setBytes, bytes, [nonce, 1]);
+  apply(setBytes, bytes, [body, n + 1]);
+  bytes[end] = 30;
+  return bytes;
+}
 function sendJson(json) {
-  const bytes = encode(MARK + nonce + json + MARK);
+  const bytes = frame(json);
   if (!writeAll(writeOut, bytes)) writeAll(writeErr, bytes);
 }
-function sendFrame(message) {
-  sendJson(stringify(message));
+const jsonString = (text) => stringify("" + text);
+function errorJson(error) {
+  try {
+    const { type, message, stack } = describeError(error);
+    return `{"t":"error","error":{"type":${jsonString(type)},"message":${jsonString(message)}${
+      stack === undefined ? "" : `,"stack":${jsonString(stack)}`
+    }}}`;
+  } catch {
+    return '{"t":"error","error":{"type":"Error","message":"The error could not be described"}}';
+  }
 }
 function clean(text) {
   return text.split(codeUrl).join("code.ts").replace(
@@ -190,14 +213,16 @@ function toJsonSafe(value, ancestors = []) {
   return out;
 }
 function sendExit(code) {
-  const bytes = encode(MARK + nonce + stringify({ t: "exit", code }) + MARK);
+  const bytes = frame(
+    typeof code === "number" && code - code === 0 ? `{"t":"exit","code":${code}}` : '{"t":"exit"}',
+  );
   writeAll(writeOut, bytes);
   writeAll(writeErr, bytes);
 }
 function reportError(error) {
   if (errorSent) return;
   errorSent = true;
-  sendFrame({ t: "error", error: describeError(error) });
+  sendJson(errorJson(error));
   exit(1);
 }
 const dispatchOriginal = globalThis.dispatchEvent;
@@ -237,13 +262,11 @@ if (header.tools) {
   const call = (server, tool, args) => {
     const id = ++nextId;
     const promise = new Promise((resolve, reject) => pending.set(id, { resolve, reject }));
-    sendFrame({
-      t: "call",
-      id,
-      server,
-      tool,
-      args: args ?? {},
-    });
+    sendJson(
+      `{"t":"call","id":${id},"server":${jsonString(server)},"tool":${jsonString(tool)},"args":${
+        stringify(args ?? {}) ?? "{}"
+      }}`,
+    );
     if (!reading) readReplies();
     return promise;
   };
@@ -269,11 +292,9 @@ if (!errorSent) {
   try {
     const plain = value === null || typeof value === "string" || typeof value === "boolean" ||
       (typeof value === "number" && value - value === 0);
-    const json = stringify(
-      value === undefined
-        ? { t: "result" }
-        : { t: "result", value: plain ? value : toJsonSafe(value) },
-    );
+    const json = value === undefined
+      ? '{"t":"result"}'
+      : `{"t":"result","value":${stringify(plain ? value : toJsonSafe(value)) ?? "null"}}`;
     if (json.length > header.maxReturnBytes) {
       throw new RangeError(
         `The return value is ${json.length} bytes as JSON; the limit is ${header.maxReturnBytes}`,

@@ -28,7 +28,7 @@ async function runBootstrap(
   }).spawn();
   const writer = child.stdin.getWriter();
   await writer.write(
-    new TextEncoder().encode(JSON.stringify({ nonce: "N", code, maxReturnBytes: 1000 }) + "\n"),
+    new TextEncoder().encode("N\n" + JSON.stringify({ code, maxReturnBytes: 1000 }) + "\n"),
   );
   await writer.close();
   const out = await child.output();

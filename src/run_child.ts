@@ -244,8 +244,10 @@ export class SandboxChild {
       };
     }
     const prepared = await prepareCode(code, plan.workspace.filesDir);
+    // The nonce goes first, on a line of its own: the bootstrap keeps it as bytes, never as
+    // a string, which a heap snapshot (`node:v8`, no permission needed) would show the code.
+    writes = writes.then(() => writer.write(encoder.encode(this.#nonce + "\n"))).catch(() => {});
     const header: Record<string, unknown> = {
-      nonce: this.#nonce,
       code: prepared.code,
       typescript: prepared.typescript,
       maxReturnBytes: limits.stdoutBytes,

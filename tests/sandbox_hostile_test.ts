@@ -655,16 +655,68 @@ Deno.test("code that replaces the typed-array species constructor never learns t
   await assertHealthy(ts.sandbox);
 });
 
+/** Code that reads every string of its own heap (no permission needed) for the nonce. */
+const HEAP_SPY = `
+import v8 from "node:v8";
+let text = "";
+for await (const chunk of v8.getHeapSnapshot()) {
+  text += typeof chunk === "string" ? chunk : new TextDecoder().decode(chunk);
+}
+const candidates = [...new Set(text.match(/\\b[0-9a-f]{32}\\b/g) ?? [])];
+for (const nonce of candidates) {
+  const forged = "\\x1e" + nonce + JSON.stringify({ t: "result", value: "FORGED" }) + "\\x1e";
+  Deno.stdout.writeSync(new TextEncoder().encode(forged));
+}
+"genuine"
+`;
+
+Deno.test("code that searches a heap snapshot of its own process never finds the nonce", async () => {
+  await using ts = await testSandbox();
+  const result = await ts.sandbox.execute({ code: HEAP_SPY, limits: { timeoutMs: 60_000 } });
+  assertStatus(result, "success");
+  assert.equal(result.returnValue, "genuine");
+});
+
+Deno.test("code that adds toJSON to every object cannot choose a frame's type or fields", async (t) => {
+  await using ts = await testSandbox();
+  const forge = (frame: string) =>
+    `Object.prototype.toJSON = function () { delete Object.prototype.toJSON; return ${frame}; };`;
+  await t.step("the result frame", async () => {
+    const result = await ts.sandbox.execute({
+      code: forge(`{ t: "error", error: { type: "Forged", message: "chosen by the code" } }`) +
+        `\n"genuine"`,
+    });
+    assertStatus(result, "success");
+    assert.equal(result.returnValue, "genuine");
+  });
+  await t.step("the error frame", async () => {
+    const result = await ts.sandbox.execute({
+      code: forge(`{ t: "result", value: "FORGED" }`) + `\nthrow new RangeError("real");`,
+    });
+    assertStatus(result, "error");
+    assert.equal(result.returnValue, undefined);
+    assert.equal(result.error?.type, "RangeError");
+    assert.equal(result.error?.message, "real");
+  });
+  await t.step("a returned object: only its own value changes", async () => {
+    const result = await ts.sandbox.execute({
+      code: forge(`"its own choice"`) + `\n({ a: 1 })`,
+    });
+    assertStatus(result, "success");
+    assert.equal(result.returnValue, "its own choice");
+  });
+});
+
 Deno.test("a child that knows the nonce and floods frames: the first result and error count, later ones are dropped", async () => {
   await using ts = await testSandbox();
   const dir = await Deno.makeTempDir();
-  // Stands in for a bootstrap whose nonce leaked: it reads the header and floods frames.
+  // Stands in for a bootstrap whose nonce leaked: it reads the nonce line and floods frames.
   const flooder = join(dir, "flooder.js");
   await Deno.writeTextFile(
     flooder,
     `const buf = new Uint8Array(1 << 20);
     const n = Deno.stdin.readSync(buf);
-    const { nonce } = JSON.parse(new TextDecoder().decode(buf.subarray(0, n)));
+    const nonce = new TextDecoder().decode(buf.subarray(0, n)).split("\\n")[0];
     const frame = (m) => "\\x1e" + nonce + JSON.stringify(m) + "\\x1e";
     const out = (text) => Deno.stdout.writeSync(new TextEncoder().encode(text));
     out(frame({ t: "result", value: "first" }) + frame({ t: "error", error: { type: "E", message: "first" } }));
