@@ -227,8 +227,8 @@ export class SandboxChild {
     const writer = this.#child.stdin.getWriter();
     const encoder = new TextEncoder();
     let writes = Promise.resolve();
-    const writeLine = (value: unknown) => {
-      const bytes = encoder.encode(JSON.stringify(value) + "\n");
+    const writeLine = (value: unknown, before = "") => {
+      const bytes = encoder.encode(before + JSON.stringify(value) + "\n");
       writes = writes.then(() => writer.write(bytes)).catch(() => {});
       return writes;
     };
@@ -244,16 +244,15 @@ export class SandboxChild {
       };
     }
     const prepared = await prepareCode(code, plan.workspace.filesDir);
-    // The nonce goes first, on a line of its own: the bootstrap keeps it as bytes, never as
-    // a string, which a heap snapshot (`node:v8`, no permission needed) would show the code.
-    writes = writes.then(() => writer.write(encoder.encode(this.#nonce + "\n"))).catch(() => {});
     const header: Record<string, unknown> = {
       code: prepared.code,
       typescript: prepared.typescript,
       maxReturnBytes: limits.stdoutBytes,
     };
     if (plan.tools) header.tools = plan.tools.bindings;
-    await writeLine(header);
+    // The nonce goes first, on a line of its own: the bootstrap keeps it as bytes, never as
+    // a string, which a heap snapshot (`node:v8`, no permission needed) would show the code.
+    await writeLine(header, this.#nonce + "\n");
     if (!bridge) writes = writes.then(() => writer.close()).catch(() => {});
 
     // Done when the process exits, or as soon as the bootstrap has said on both streams
