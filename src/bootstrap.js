@@ -143,9 +143,9 @@ function describeError(error) {
     } else if (type === "TypeError" && message.startsWith("Requires ")) {
       type = "NotCapable";
     }
-    return stack === undefined ? { type, message } : { type, message, stack };
+    return { type, message, stack };
   }
-  return { type: "Uncaught", message: clean(inspect(error)) };
+  return { type: "Uncaught", message: clean(inspect(error)), stack: undefined };
 }
 function toJsonSafe(value, ancestors = []) {
   switch (typeof value) {
@@ -260,12 +260,18 @@ if (header.tools) {
     }
   };
   const call = (server, tool, args) => {
+    let json;
+    try {
+      json = stringify(args ?? {}) ?? "{}";
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const id = ++nextId;
     const promise = new Promise((resolve, reject) => pending.set(id, { resolve, reject }));
     sendJson(
-      `{"t":"call","id":${id},"server":${jsonString(server)},"tool":${jsonString(tool)},"args":${
-        stringify(args ?? {}) ?? "{}"
-      }}`,
+      `{"t":"call","id":${id},"server":${jsonString(server)},"tool":${
+        jsonString(tool)
+      },"args":${json}}`,
     );
     if (!reading) readReplies();
     return promise;

@@ -522,7 +522,9 @@ export function buildRunArgs(granted: Permissions, options: RunArgsOptions): str
   // Deno reads "--allow-env=*" as a variable named "*": all variables is the bare flag.
   listFlag("env", granted.env?.includes("*") ? true : granted.env);
   listFlag("import", granted.import);
-  listFlag("sys", granted.sys);
+  // Security: every sys API by name, not the bare flag, which also opens `node:inspector`
+  // (code could read the bootstrap's scope) and has no name Deno accepts to deny it.
+  listFlag("sys", granted.sys === true ? [...SYS_NAMES] : granted.sys);
   listFlag("run", granted.run);
   if (granted.ffi) args.push("--allow-ffi");
   if (granted.net || granted.all) {

@@ -7,6 +7,7 @@ import {
   parseNetEntry,
   parsePermissions,
   resolvePermissions,
+  SYS_NAMES,
 } from "./permissions.ts";
 
 const FILES = "/ws/c1/files";
@@ -321,7 +322,7 @@ Deno.test("buildRunArgs() scopes each grant and adds the private deny list with 
     "--allow-read=/ws/f",
     "--allow-write=/ws/f/out",
     "--allow-env=A,B*",
-    "--allow-sys",
+    `--allow-sys=${SYS_NAMES.join(",")}`,
   ]);
   const deny = args.find((a) => a.startsWith("--deny-net="))!;
   assert.ok(deny.includes("10.0.0.0/8"));

@@ -176,6 +176,17 @@ Deno.test("code mode: code that replaces the typed-array species constructor can
   assert.deepEqual(result.returnValue, ["#1 Crash on start", false]);
 });
 
+Deno.test("code mode: arguments that cannot be sent reject that call in the code; later calls still work", async () => {
+  await using s = await codeMode();
+  const result = await s.run(`
+    let caught;
+    try { await tools.github.get_issue({ id: 1n }); } catch (error) { caught = error.name; }
+    [caught, await tools.github.get_issue({ id: 1 })]
+  `);
+  ok(result);
+  assert.deepEqual(result.returnValue, ["TypeError", "#1 Crash on start"]);
+});
+
 Deno.test("ToolBridge refuses calls outside the execution's grant, past its limits, and after its deadline", async () => {
   const upstreams = new Upstreams({});
   const audits: string[] = [];

@@ -382,3 +382,17 @@ Deno.test("nothing requested: no read of the files folder, no write, no env, no 
   }
   await assertHealthy(ts.sandbox);
 });
+
+Deno.test("sys: true grants every sys API by name, and not node:inspector (which would open the bootstrap's scope)", async () => {
+  await using ts = await testSandbox({ sys: true });
+  const result = await ts.sandbox.execute({
+    code: `import { Session } from "node:inspector";
+    const hostname = Deno.hostname().length > 0;
+    let inspector = "connected";
+    try { new Session().connect(); } catch (error) { inspector = error.name; }
+    ({ hostname, inspector })`,
+    permissions: { sys: true },
+  });
+  assert.equal(result.status, "success", JSON.stringify(result));
+  assert.deepEqual(result.returnValue, { hostname: true, inspector: "NotCapable" });
+});
