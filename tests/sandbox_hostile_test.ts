@@ -698,6 +698,14 @@ Deno.test("code that adds toJSON to every object cannot choose a frame's type or
     assert.equal(result.error?.type, "RangeError");
     assert.equal(result.error?.message, "real");
   });
+  await t.step("an inherited stack does not reach the error of a thrown non-Error", async () => {
+    const result = await ts.sandbox.execute({
+      code: `Object.prototype.stack = "injected";\nthrow "a string";`,
+    });
+    assertStatus(result, "error");
+    assert.equal(result.error?.type, "Uncaught");
+    assert.equal(result.error?.stack, undefined);
+  });
   await t.step("a returned object: only its own value changes", async () => {
     const result = await ts.sandbox.execute({
       code: forge(`"its own choice"`) + `\n({ a: 1 })`,
