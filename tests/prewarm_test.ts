@@ -26,7 +26,8 @@ async function sandboxes(prewarm: Record<string, number> = {}, extra = {}) {
     dir,
     async [Symbol.asyncDispose]() {
       await warm.close();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await cold.close();
+      await Deno.remove(dir, { recursive: true });
     },
   };
 }

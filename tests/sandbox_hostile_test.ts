@@ -748,6 +748,7 @@ Deno.test("a child that knows the nonce and floods frames: the first result and 
 
 Deno.test("the conductor's config, code and deno binary are never granted, even inside a ceiling folder", async (t) => {
   const dir = await Deno.makeTempDir();
+  let close = () => Promise.resolve();
   try {
     const project = join(dir, "project");
     await Deno.mkdir(join(project, "data"), { recursive: true });
@@ -767,6 +768,7 @@ Deno.test("the conductor's config, code and deno binary are never granted, even 
         configFile,
       ),
     );
+    close = () => sandbox.close();
     await t.step("control: a folder beside the config is readable", async () => {
       const r = await sandbox.execute({
         code: `Deno.readTextFileSync(${JSON.stringify(join(project, "data", "ok.txt"))})`,
@@ -790,6 +792,7 @@ Deno.test("the conductor's config, code and deno binary are never granted, even 
       });
     }
   } finally {
+    await close();
     await Deno.remove(dir, { recursive: true });
   }
 });
