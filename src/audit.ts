@@ -103,6 +103,19 @@ export class AuditLog {
     while (this.#flushing) await this.#flushing;
   }
 
+  /**
+   * Waits for the lines so far, but at most `ms`: a write that hangs (a stalled disk) must
+   * not keep the conductor from exiting. Logs how many lines were left.
+   */
+  async settle(ms: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const gaveUp = new Promise<boolean>((r) => timer = setTimeout(() => r(true), ms));
+    if (await Promise.race([this.written().then(() => false), gaveUp])) {
+      log(`audit: ${this.#pending} line(s) not written: the audit file did not take them`);
+    }
+    clearTimeout(timer);
+  }
+
   async #flush(): Promise<void> {
     // After the callers' own work of this turn (an MCP answer's write, say), not before it:
     // building, redacting and hashing a line are not the caller's wait.

@@ -227,11 +227,12 @@ export class SandboxChild {
     const writer = this.#child.stdin.getWriter();
     const encoder = new TextEncoder();
     let writes = Promise.resolve();
-    const writeLine = (value: unknown, before = "") => {
-      const bytes = encoder.encode(before + JSON.stringify(value) + "\n");
+    const writeText = (text: string) => {
+      const bytes = encoder.encode(text);
       writes = writes.then(() => writer.write(bytes)).catch(() => {});
       return writes;
     };
+    const writeLine = (value: unknown) => writeText(JSON.stringify(value) + "\n");
     if (bridge) {
       // Replies go back on stdin, one line per call, while the child runs.
       let frames = 0;
@@ -252,7 +253,7 @@ export class SandboxChild {
     if (plan.tools) header.tools = plan.tools.bindings;
     // The nonce goes first, on a line of its own: the bootstrap keeps it as bytes, never as
     // a string, which a heap snapshot (`node:v8`, no permission needed) would show the code.
-    await writeLine(header, this.#nonce + "\n");
+    await writeText(this.#nonce + "\n" + JSON.stringify(header) + "\n");
     if (!bridge) writes = writes.then(() => writer.close()).catch(() => {});
 
     // Done when the process exits, or as soon as the bootstrap has said on both streams

@@ -20,7 +20,6 @@ import { ownerToken, sweepOrphans, treeRssBytes } from "./process_group.ts";
 import { grantedEnvNames, isReservedEnv } from "./permissions.ts";
 import { makeRedactor } from "./redact.ts";
 import { preloadParser } from "./code_transform.ts";
-import { log } from "./log.ts";
 import { PrewarmPool } from "./prewarm_pool.ts";
 import { ToolBridge } from "./tool_bridge.ts";
 import type { Upstreams } from "./upstreams.ts";
@@ -91,8 +90,7 @@ export class Sandbox {
   /** Starts children ahead of demand, only with capacity to spare (never under load). */
   async refill(): Promise<void> {
     const pool = this.pool;
-    if (!pool || this.#closed) return;
-    if (!this.limiter.spare) return;
+    if (!pool || this.#closed || !this.limiter.spare) return;
     await this.#track((async () => {
       for (let i = pool.genericWanted(); i > 0 && !this.#closed; i--) {
         const plan = await this.plan({ code: "" });
@@ -115,13 +113,7 @@ export class Sandbox {
     this.pool?.close();
     // A refill in progress may still discard a workspace: wait until nothing is left.
     while (this.#background.size) await Promise.allSettled(this.#background);
-    // A write that hangs (a stalled disk) must not keep the conductor from exiting.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const gaveUp = new Promise<boolean>((r) => timer = setTimeout(() => r(true), AUDIT_CLOSE_MS));
-    if (await Promise.race([this.auditWritten().then(() => false), gaveUp])) {
-      log(`audit: ${this.#audit?.pending} line(s) not written: the audit file did not take them`);
-    }
-    clearTimeout(timer);
+    await this.#audit?.settle(AUDIT_CLOSE_MS);
     await this.#upstreams?.close();
   }
 
