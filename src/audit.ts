@@ -131,9 +131,7 @@ export class AuditLog {
             log(`audit failed: ${error instanceof Error ? error.message : String(error)}`);
           }
         }
-        if (text) {
-          await Deno.writeTextFile(this.path, text, { append: true, create: true, mode: 0o600 });
-        }
+        if (text) await appendText(this.path, text);
       } catch (error) {
         log(`audit failed: ${(error as Error).message}`);
       } finally {
@@ -141,6 +139,19 @@ export class AuditLog {
       }
     }
     this.#flushing = undefined;
+  }
+}
+
+/**
+ * Appends to the audit file. It exists already (checked at start-up): no mode is passed,
+ * which would cost a chmod on every write. One deleted meanwhile is made again, private.
+ */
+async function appendText(path: string, text: string): Promise<void> {
+  try {
+    await Deno.writeTextFile(path, text, { append: true, create: false });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    await Deno.writeTextFile(path, text, { append: true, create: true, mode: 0o600 });
   }
 }
 

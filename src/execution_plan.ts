@@ -49,6 +49,9 @@ export const BOOTSTRAP_PATH = fileURLToPath(new URL("./bootstrap.js", import.met
 /** The conductor's own code (the bootstrap every child starts with included). */
 const CONDUCTOR_ROOT = fileURLToPath(new URL("..", import.meta.url));
 
+/** The deno binary, which every child runs: resolved once (each call canonicalizes it). */
+const DENO_PATH = Deno.execPath();
+
 /** Largest code accepted, in bytes of UTF-8. */
 export const MAX_CODE_BYTES = 4 * 1024 * 1024;
 
@@ -171,7 +174,7 @@ export async function makePlan(
     ...(config.auditFile ? [config.auditFile] : []),
     ...(config.source ? [config.source] : []),
     CONDUCTOR_ROOT,
-    Deno.execPath(),
+    DENO_PATH,
   ];
   const pathDenials = denied.length ? [] : [
     ...await checkGrantedPaths(granted, roots, {
@@ -275,7 +278,7 @@ export function applyWorkspaceState(
       }
       : {}),
   });
-  plan.argv = [Deno.execPath(), ...args];
+  plan.argv = [DENO_PATH, ...args];
 }
 
 /** The child's environment: fixed, minimal, plus the env vars granted. */

@@ -166,3 +166,22 @@ Deno.test("AuditLog writes lines in order; a record that fails, even with a non-
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("an audit file removed while serving is made again, readable by its owner only", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "audit.jsonl");
+    const audit = new AuditLog(path);
+    const redact = makeRedactor([]);
+    audit.add(() => ({ n: 1 }), redact);
+    await audit.written();
+    assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+    await Deno.remove(path);
+    audit.add(() => ({ n: 2 }), redact);
+    await audit.written();
+    assert.equal((await Deno.readTextFile(path)).trim(), '{"n":2}');
+    assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
