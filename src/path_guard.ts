@@ -10,7 +10,10 @@ import { dirname, join, relative } from "node:path";
 import type { Denial, Permissions } from "./permissions.ts";
 import { isInside } from "./paths.ts";
 
-/** At most this many entries are examined below one granted folder. */
+/**
+ * At most this many entries are examined below the granted folders of one request, all
+ * grants together (planning runs before a request waits for a slot: it must stay cheap).
+ */
 export const MAX_SCAN_ENTRIES = 20_000;
 
 /** The real path of `path`, or of its nearest existing ancestor joined with the rest. */
@@ -32,7 +35,8 @@ export async function realPathOrAncestor(path: string): Promise<string> {
 }
 
 interface ScanState {
-  entries: number;
+  /** Entries examined so far for the whole request. */
+  budget: { entries: number };
   /** inode key -> [links seen, link count, first path] */
   inodes: Map<string, [number, number, string]>;
 }
@@ -51,8 +55,10 @@ async function scan(
     return;
   }
   for await (const entry of listing) {
-    if (++state.entries > MAX_SCAN_ENTRIES) {
-      problems.push(`holds more than ${MAX_SCAN_ENTRIES} entries, too many to check for links`);
+    if (++state.budget.entries > MAX_SCAN_ENTRIES) {
+      problems.push(
+        `is one of folders holding more than ${MAX_SCAN_ENTRIES} entries in all, too many to check for links`,
+      );
       return;
     }
     const path = join(dir, entry.name);
@@ -113,14 +119,25 @@ export async function checkGrantedPaths(
   const realOf = (list: readonly string[]) =>
     Promise.all(list.map((r) => realPathOrAncestor(r).catch(() => r)));
   const realRootsOf = { read: await realOf(byKind.read), write: await realOf(byKind.write) };
+  // Security: grants are compared as real paths, so the conductor's own folders must be too
+  // (a DENO_DIR configured through a symlink was grantable by its target): both spellings.
+  const forbidden = [...new Set([...options.forbidden, ...await realOf(options.forbidden)])];
+  const allowed = options.allowed === undefined
+    ? []
+    : [options.allowed, ...await realOf([options.allowed])];
   const ownFiles = (real: string) =>
-    options.forbidden.find((f) =>
-      !(options.allowed && isInside(real, options.allowed)) &&
-      (isInside(real, f) || isInside(f, real))
+    forbidden.find((f) =>
+      !allowed.some((a) => isInside(real, a)) && (isInside(real, f) || isInside(f, real))
     );
   const denied: Denial[] = [];
+  const budget = { entries: 0 };
+  /** Folders scanned and found clean, by the roots they were checked against. */
+  const cleanByRoots = new Map<string, string[]>();
   for (const kind of ["read", "write"] as const) {
     const realRoots = realRootsOf[kind];
+    const rootsKey = JSON.stringify([...realRoots].sort());
+    const clean = cleanByRoots.get(rootsKey) ?? [];
+    cleanByRoots.set(rootsKey, clean);
     for (const path of granted[kind] ?? []) {
       let real: string;
       try {
@@ -158,8 +175,9 @@ export async function checkGrantedPaths(
         continue; // does not exist yet: nothing inside it to check
       }
       const problems: string[] = [];
+      if (clean.some((folder) => isInside(real, folder))) continue;
       if (info.isDirectory) {
-        const state: ScanState = { entries: 0, inodes: new Map() };
+        const state: ScanState = { budget, inodes: new Map() };
         await scan(real, realRoots, ownFiles, state, problems);
         for (const [seen, links, first] of state.inodes.values()) {
           if (links > seen) {
@@ -173,6 +191,7 @@ export async function checkGrantedPaths(
         problems.push("is a file with hard links elsewhere");
       }
       if (problems.length) denied.push({ kind, value: path, reason: problems[0]! });
+      else if (info.isDirectory) clean.push(real);
     }
   }
   return denied;

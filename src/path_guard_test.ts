@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { checkGrantedPaths, realPathOrAncestor } from "./path_guard.ts";
+import { checkGrantedPaths, MAX_SCAN_ENTRIES, realPathOrAncestor } from "./path_guard.ts";
 import { isInside } from "./paths.ts";
 
 async function tree() {
@@ -111,4 +111,55 @@ Deno.test("checkGrantedPaths() never grants the conductor's own data, even insid
     ["write", join(ws, ".deno", "npm")],
   ]);
   assert.match(denied[0]!.reason, /conductor's own files/);
+});
+
+Deno.test("checkGrantedPaths() knows the conductor's folders by their real paths too", async () => {
+  // An operator's DENO_DIR given through a symlink: granting its target by name was allowed,
+  // and code could replace the session launcher every later child starts through.
+  await using t = await tree();
+  const root = join(t.files, "..");
+  const cache = join(root, "data", "cache");
+  await Deno.mkdir(cache, { recursive: true });
+  const denoDir = join(root, "denodir");
+  await Deno.symlink(cache, denoDir);
+  const denied = await checkGrantedPaths(
+    { read: [join(root, "data", "other")], write: [cache, join(root, "data")] },
+    [root],
+    { forbidden: [denoDir] },
+  );
+  assert.deepEqual(denied.map((d) => [d.kind, d.value]), [
+    ["write", cache],
+    ["write", join(root, "data")],
+  ]);
+  assert.match(denied[0]!.reason, /conductor's own files/);
+});
+
+Deno.test("checkGrantedPaths() scans at most MAX_SCAN_ENTRIES for a whole request, and a folder once", async () => {
+  // Many grants of one big tree cost the conductor one scan, not one per grant (each was a
+  // full walk: 512 grants of a 20,000-file tree kept it busy for minutes).
+  await using t = await tree();
+  const root = join(t.files, "..");
+  const big = join(t.files, "big");
+  const other = join(root, "other");
+  for (const dir of [big, other]) {
+    await Deno.mkdir(join(dir, "d"), { recursive: true });
+    for (let i = 0; i < MAX_SCAN_ENTRIES / 2 + 100; i++) {
+      Deno.writeFileSync(join(dir, `${i}`), new Uint8Array());
+    }
+  }
+  const same = await checkGrantedPaths(
+    { read: [big, join(big, "d"), big], write: [big, join(big, "d")] },
+    [root],
+  );
+  assert.deepEqual(same, []);
+  const both = await checkGrantedPaths({ read: [big, other] }, [root]);
+  assert.deepEqual(both.map((d) => d.value), [other]);
+  assert.match(both[0]!.reason, /more than 20000 entries in all/);
+  // Read and write checked against different roots are scanned each.
+  const kinds = await checkGrantedPaths({ read: [big], write: [big] }, {
+    read: [root],
+    write: [t.files],
+  });
+  assert.deepEqual(kinds.map((d) => d.kind), ["write"]);
+  assert.match(kinds[0]!.reason, /in all/);
 });

@@ -289,6 +289,9 @@ export function isReservedEnv(name: string): boolean {
     /^(HTTPS?|ALL|NO)_PROXY$/i.test(name);
 }
 
+/** Reserved names the conductor sets in every child's env that say something about it. */
+const CONDUCTOR_SET_ENV = ["CONDUCTOR_OWNER", "DENO_DIR"];
+
 /** Env names: letters, digits, `_`, optional trailing `*` wildcard. */
 const ENV_RE = /^[A-Za-z_][A-Za-z0-9_]*\*?$|^\*$/;
 
@@ -521,6 +524,11 @@ export function buildRunArgs(granted: Permissions, options: RunArgsOptions): str
   listFlag("write", granted.write);
   // Deno reads "--allow-env=*" as a variable named "*": all variables is the bare flag.
   listFlag("env", granted.env?.includes("*") ? true : granted.env);
+  // Security: a pattern (`C*`, `*`) also covers what the conductor itself puts in the
+  // child's env; the conductor's identity and its cache's location stay unreadable.
+  if (granted.env?.some((name) => name.endsWith("*"))) {
+    args.push(`--deny-env=${CONDUCTOR_SET_ENV.join(",")}`);
+  }
   listFlag("import", granted.import);
   // Security: every sys API by name, not the bare flag, which also opens `node:inspector`
   // (code could read the bootstrap's scope) and has no name Deno accepts to deny it.

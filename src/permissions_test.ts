@@ -317,11 +317,12 @@ Deno.test("buildRunArgs() scopes each grant and adds the private deny list with 
     { net: ["api.github.com"], read: ["/ws/f"], write: ["/ws/f/out"], env: ["A", "B*"], sys: true },
     { ...opts, privateNet: ["127.0.0.1"] },
   );
-  assert.deepEqual(args.slice(9, -1).slice(0, 5), [
+  assert.deepEqual(args.slice(9, -1).slice(0, 6), [
     "--allow-net=api.github.com",
     "--allow-read=/ws/f",
     "--allow-write=/ws/f/out",
     "--allow-env=A,B*",
+    "--deny-env=CONDUCTOR_OWNER,DENO_DIR",
     `--allow-sys=${SYS_NAMES.join(",")}`,
   ]);
   const deny = args.find((a) => a.startsWith("--deny-net="))!;
@@ -336,6 +337,9 @@ Deno.test("buildRunArgs() grants every variable for env *", () => {
   const args = buildRunArgs({ env: ["A", "*"] }, opts);
   assert.ok(args.includes("--allow-env"));
   assert.ok(!args.some((a) => a.startsWith("--allow-env=")));
+  assert.ok(args.includes("--deny-env=CONDUCTOR_OWNER,DENO_DIR"));
+  // Names alone need no deny list: a reserved name is refused when it is asked for.
+  assert.ok(!buildRunArgs({ env: ["A"] }, opts).some((a) => a.startsWith("--deny-env")));
 });
 
 Deno.test("buildRunArgs() uses the workspace config and lockfile, frozen", () => {

@@ -298,6 +298,24 @@ Deno.test("env: a granted variable is read, an ungranted one is NotCapable, one 
   await assertHealthy(ts.sandbox);
 });
 
+Deno.test("env: a pattern does not reach what the conductor sets itself (its identity, its cache)", async () => {
+  await using ts = await testSandbox({ env: ["C*", "D*"] });
+  Deno.env.set("CPERMTEST_VALUE", "caller-value");
+  try {
+    const result = await ts.sandbox.execute({
+      code:
+        `const read = (n) => { try { return Deno.env.get(n) ?? null; } catch (e) { return e.name; } };
+        ["CPERMTEST_VALUE", "CONDUCTOR_OWNER", "DENO_DIR"].map(read)`,
+      permissions: { env: ["C*", "D*"] },
+    });
+    assertSuccess(result);
+    assert.deepEqual(result.returnValue, ["caller-value", "NotCapable", "NotCapable"]);
+  } finally {
+    Deno.env.delete("CPERMTEST_VALUE");
+  }
+  await assertHealthy(ts.sandbox);
+});
+
 Deno.test({
   name: "env: a granted CONDUCTOR_TEST_* variable allowed by the ceiling is read",
   async fn() {
