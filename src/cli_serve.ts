@@ -43,6 +43,8 @@ export async function serveCommand(args: string[]): Promise<number> {
   await sandbox.init();
   await sandbox.refill();
   const { server, shutdown } = createConductorServer(sandbox);
+  // A response the transport could not write, a handler's failure: said, never swallowed.
+  server.server.onerror = (error: Error) => log(`protocol error: ${error.message}`);
   const transport = new StdioTransport();
 
   const { promise: closed, resolve: markClosed } = Promise.withResolvers<void>();

@@ -368,6 +368,9 @@ async function runInstallChild(
   stage: { config: string; lock: string; entry: string },
   options: InstallOptions,
 ): Promise<string | undefined> {
+  // Cancelled while it waited for the workspace's lock: an abort listener added now would
+  // never fire, and the child would run until its timeout.
+  if (options.signal?.aborted) return "The install was stopped: cancelled";
   const env: Record<string, string> = {
     PATH: Deno.env.get("PATH") ?? "/usr/local/bin:/usr/bin:/bin",
     HOME: Deno.env.get("HOME") ?? ws.metaDir,

@@ -14,6 +14,15 @@ export const MAX_LINE_BYTES = 32 * 1024 * 1024;
 
 const NEWLINE = 10;
 
+/** Bytes kept from each end of a line too large to read, to find its id. */
+const ID_SEARCH_BYTES = 256;
+const STRING_MEMBER = String.raw`"(?:[^"\\]|\\.){0,64}"\s*:\s*"(?:[^"\\]|\\.){0,128}"`;
+const ID_VALUE = String.raw`"id"\s*:\s*("(?:[^"\\]|\\.){0,100}"|-?\d{1,16})`;
+/** The id among the first members: `{"jsonrpc":"2.0","id":7,...`. */
+const ID_FIRST = new RegExp(String.raw`^\s*\{(?:\s*${STRING_MEMBER}\s*,)*\s*${ID_VALUE}\s*[,}]`);
+/** The id among the last members: `...,"jsonrpc":"2.0","id":7}` (the SDK client's order). */
+const ID_LAST = new RegExp(String.raw`[{,]\s*${ID_VALUE}(?:\s*,\s*${STRING_MEMBER})*\s*\}\s*$`);
+
 export interface StdioTransportOptions {
   /** @default Deno.stdin.readable */
   input?: ReadableStream<Uint8Array>;
@@ -59,6 +68,20 @@ export class StdioTransport implements Transport {
     let length = 0;
     let discarding = false;
     let head: Uint8Array = new Uint8Array(0);
+    let tail: Uint8Array = new Uint8Array(0);
+    // One line ends. Never throws: a line that breaks its handler must not end this loop
+    // (nothing would be read again, and the end of input never seen).
+    const endLine = () => {
+      try {
+        if (discarding) this.#tooLarge(head, tail);
+        else this.#handleLine(concatBytes(parts));
+      } catch (error) {
+        this.onerror?.(error as Error);
+      }
+      parts = [];
+      length = 0;
+      discarding = false;
+    };
     while (true) {
       const { done, value } = await reader.read();
       if (done) break;
@@ -70,22 +93,24 @@ export class StdioTransport implements Transport {
           parts.push(value.subarray(start, end));
           length += end - start;
           if (length > this.#maxLine) {
-            // Security: never buffer without bound; keep the head to find the request id.
-            head = concatBytes(parts).subarray(0, 256);
+            // Security: never buffer without bound; keep both ends to find the request id.
+            const line = concatBytes(parts);
+            head = line.slice(0, ID_SEARCH_BYTES);
+            tail = line.slice(-ID_SEARCH_BYTES);
             parts = [];
             length = 0;
             discarding = true;
           }
+        } else {
+          tail = concatBytes([tail, value.subarray(start, end)]).slice(-ID_SEARCH_BYTES);
         }
         if (nl === -1) break;
-        if (discarding) this.#tooLarge(head);
-        else this.#handleLine(concatBytes(parts));
-        parts = [];
-        length = 0;
-        discarding = false;
+        endLine();
         start = nl + 1;
       }
     }
+    // A last line without its newline is a line too.
+    if (length || discarding) endLine();
     if (this.onend) this.onend();
     else await this.close();
   }
@@ -117,11 +142,20 @@ export class StdioTransport implements Transport {
     }
   }
 
-  #tooLarge(head: Uint8Array): void {
-    const m = /"id"\s*:\s*("(?:[^"\\]|\\.){0,100}"|-?\d{1,16})/.exec(
-      new TextDecoder().decode(head),
-    );
-    const id = m ? JSON.parse(m[1]!) : null;
+  /**
+   * Answers a line too large to read. Its id is taken only where it is certainly the
+   * request's own: among the object's first members or its last ones, beside string-valued
+   * members only (an `"id"` inside the params is not the request's). Otherwise `null`.
+   */
+  #tooLarge(head: Uint8Array, tail: Uint8Array): void {
+    const decoder = new TextDecoder();
+    const m = ID_FIRST.exec(decoder.decode(head)) ?? ID_LAST.exec(decoder.decode(tail));
+    let id: string | number | null = null;
+    try {
+      if (m) id = JSON.parse(m[1]!);
+    } catch {
+      // not a valid JSON id (`"\x"`, `01`): answered with null
+    }
     this.#sendError(id, -32600, `Request too large: over ${this.#maxLine} bytes`);
   }
 
@@ -139,7 +173,18 @@ export class StdioTransport implements Transport {
 
   send(message: JSONRPCMessage): Promise<void> {
     if (this.#closed) return Promise.resolve();
-    return this.#write(JSON.stringify(message) + "\n");
+    let text: string;
+    try {
+      text = JSON.stringify(message);
+    } catch (error) {
+      // A response that cannot become one JSON string (V8 caps strings near 512 MB): the
+      // request still gets its answer, an error saying why.
+      const id = (message as { id?: unknown }).id;
+      if (typeof id !== "string" && typeof id !== "number") return Promise.reject(error);
+      const why = `The response could not be written: ${(error as Error).message}`;
+      text = JSON.stringify({ jsonrpc: "2.0", id, error: { code: -32603, message: why } });
+    }
+    return this.#write(text + "\n");
   }
 
   async close(): Promise<void> {

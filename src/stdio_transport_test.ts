@@ -96,3 +96,48 @@ Deno.test("StdioTransport writes each message as one line", async () => {
   ]);
   assert.deepEqual(h.written.map((l) => JSON.parse(l).id), [1, 2]);
 });
+
+Deno.test("StdioTransport answers an over-long line by its own id only, and keeps reading whatever the line holds", async () => {
+  const h = harness(200);
+  await h.transport.start();
+  const pad = "a".repeat(500);
+  // Not valid JSON where the id should be: answered with null, and the next line still read.
+  await h.send(`{"jsonrpc":"2.0","id":"\\x","method":"x","params":{"p":"${pad}"}}\n`);
+  await h.send(`{"id":01,"method":"x","params":{"p":"${pad}"}}\n`);
+  // The SDK client writes the id last; an "id" inside the params is not the request's.
+  await h.send(
+    `{"method":"x","params":{"arguments":{"id":3,"p":"${pad}"}},"jsonrpc":"2.0","id":9}\n`,
+  );
+  await h.send(`{"jsonrpc":"2.0","method":"x","params":{"p":"${pad}","id":4}}\n`);
+  await h.send('{"jsonrpc":"2.0","id":2,"method":"ping"}\n');
+  await h.settle();
+  assert.deepEqual(h.written.map((l) => JSON.parse(l).id), [null, null, 9, null]);
+  assert.deepEqual(h.messages, [{ jsonrpc: "2.0", id: 2, method: "ping" }]);
+  assert.equal(h.isClosed(), false);
+});
+
+Deno.test("StdioTransport reads a last line that has no newline, and answers one too long", async () => {
+  const h = harness(200);
+  await h.transport.start();
+  await h.send('{"jsonrpc":"2.0","id":1,"method":"ping"}');
+  await h.end();
+  await h.settle();
+  assert.deepEqual(h.messages, [{ jsonrpc: "2.0", id: 1, method: "ping" }]);
+  const long = harness(200);
+  await long.transport.start();
+  await long.send(`{"jsonrpc":"2.0","id":5,"method":"x","params":{"p":"${"a".repeat(500)}"}}`);
+  await long.end();
+  await long.settle();
+  assert.deepEqual(long.written.map((l) => JSON.parse(l).id), [5]);
+});
+
+Deno.test("StdioTransport answers a response it cannot serialize with an error for its id", async () => {
+  const h = harness();
+  await h.transport.start();
+  // Stands in for a result past V8's string limit: JSON.stringify throws either way.
+  await h.transport.send({ jsonrpc: "2.0", id: 3, result: { big: 1n } as unknown as object });
+  const [line] = h.written.map((l) => JSON.parse(l));
+  assert.equal(line.id, 3);
+  assert.equal(line.error.code, -32603);
+  assert.match(line.error.message, /could not be written: .*BigInt/);
+});

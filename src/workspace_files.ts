@@ -95,10 +95,18 @@ export async function writeWorkspaceFile(
       } bytes, over its quota of ${options.quotaBytes}`,
     );
   }
-  await Deno.mkdir(dirname(abs), { recursive: true });
-  // Re-check: the folders just made must not have been swapped for symlinks.
-  await resolveFilePath(ws, path);
-  await Deno.writeFile(abs, bytes);
+  try {
+    await Deno.mkdir(dirname(abs), { recursive: true });
+    // Re-check: the folders just made must not have been swapped for symlinks.
+    await resolveFilePath(ws, path);
+    await Deno.writeFile(abs, bytes);
+  } catch (error) {
+    if (error instanceof WorkspaceFileError) throw error;
+    // The caller's mistake (a folder's name, a path through a file, a name too long), said
+    // without the host's absolute path, which Deno's message ends with.
+    const reason = String((error as Error).message).split(": ")[0];
+    throw new WorkspaceFileError(`Cannot write "${path}": ${reason}`);
+  }
   return bytes.length;
 }
 

@@ -286,3 +286,25 @@ Deno.test("listWorkspaceFiles() lists files, folders and symlinks (not followed)
   assert.equal(limited.truncated, true);
   assert.equal(limited.entries.length, 2);
 });
+
+Deno.test("writeWorkspaceFile() reports a folder, a path through a file or a long name as the caller's error, without host paths", async (t) => {
+  await using tmp = await tempWorkspace();
+  await Deno.mkdir(join(tmp.ws.filesDir, "dir"));
+  await Deno.writeTextFile(join(tmp.ws.filesDir, "x.txt"), "x");
+  for (
+    const [path, reason] of [
+      ["dir", /Is a directory/],
+      [".", /Is a directory/],
+      ["x.txt/y", /Not a directory|exists/i],
+      ["n".repeat(300), /too long/i],
+    ] as const
+  ) {
+    await t.step(path.slice(0, 20), async () => {
+      await assert.rejects(writeWorkspaceFile(tmp.ws, path, "hi", BIG), (error) => {
+        isFileError(reason)(error);
+        assert.ok(!(error as Error).message.includes(tmp.ws.filesDir), (error as Error).message);
+        return true;
+      });
+    });
+  }
+});

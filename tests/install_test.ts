@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { resolveConfig } from "../src/config.ts";
 import type { ExecutionResult } from "../src/execution_result.ts";
 import { installDependencies, type InstallResult } from "../src/installer.ts";
-import { openWorkspace, readState, workspacePaths } from "../src/workspace.ts";
+import { openWorkspace, readState, withWorkspaceLock, workspacePaths } from "../src/workspace.ts";
 import { WorkspaceFileError, writeWorkspaceFile } from "../src/workspace_files.ts";
 import { launcherBytes } from "../src/session_launcher.ts";
 import { type FixturePackage, NpmRegistryFixture, packTarball } from "./fixtures/npm_registry.ts";
@@ -283,6 +283,33 @@ Deno.test("a run child is told the configured npm registry, without its credenti
   });
   assertSuccess(result, "http://127.0.0.1:4873/npm/");
   assert.equal(JSON.stringify(result).includes("s3cret"), false);
+});
+
+Deno.test("an install cancelled while it waits for the workspace's lock never starts its child", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // Nothing listens there: a child that started would fail with a connection error instead.
+    const config = resolveConfig({
+      workspacesDir: join(dir, "ws"),
+      npmRegistry: "http://127.0.0.1:9/",
+    });
+    await Deno.mkdir(config.workspacesDir, { recursive: true });
+    const ws = await openWorkspace(config.workspacesDir, "locked");
+    const controller = new AbortController();
+    let install: Promise<InstallResult> | undefined;
+    await withWorkspaceLock(ws, async () => {
+      install = installDependencies(config, ws, ["npm:fixture-hello@1.0.0"], {
+        signal: controller.signal,
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      controller.abort();
+    });
+    const result = await install!;
+    assert.equal(result.status, "install_error");
+    assert.equal(result.message, "The install was stopped: cancelled");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("dependencies: install from a registry, import, isolation, poisoning, --frozen, policy", async (t) => {
