@@ -250,6 +250,25 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
   );
   const inFlight = new Set<{ controller: AbortController; done: Promise<unknown> }>();
 
+  /**
+   * Runs `fn` in the named workspace, or in a new one that goes again when `fn` fails or
+   * says not to keep it: a refused call leaves no workspace behind (nor an id nobody has).
+   */
+  async function inWorkspace<T extends { keep: boolean }>(
+    id: string | undefined,
+    fn: (ws: Workspace) => Promise<T>,
+  ): Promise<T> {
+    const ws = await openWorkspace(config.workspacesDir, id ?? newConversationId());
+    let keep = id !== undefined;
+    try {
+      const result = await fn(ws);
+      keep ||= result.keep;
+      return result;
+    } finally {
+      if (!keep) await removeWorkspace(config.workspacesDir, ws.id).catch(() => {});
+    }
+  }
+
   function existingWorkspace(id: string): Workspace {
     validateConversationId(id);
     const ws = findWorkspace(config.workspacesDir, id);
@@ -353,15 +372,14 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
   }, (args: Args<typeof installDependenciesInput>, extra: Extra) =>
     guarded(async () => {
       await sandbox.init();
-      const ws = await openWorkspace(
-        config.workspacesDir,
-        args.conversationId ?? newConversationId(),
-      );
-      // Installs take a slot like executions: the machine runs a bounded number of children.
-      const result = await sandbox.limiter.run(
-        () => installDependencies(config, ws, args.dependencies, { signal: extra.signal }),
-        extra.signal,
-      );
+      const { ws, result } = await inWorkspace(args.conversationId, async (ws) => {
+        // Installs take a slot like executions: the machine runs a bounded number of children.
+        const result = await sandbox.limiter.run(
+          () => installDependencies(config, ws, args.dependencies, { signal: extra.signal }),
+          extra.signal,
+        );
+        return { ws, result, keep: result.status === "installed" || result.status === "skipped" };
+      });
       const data = { conversationId: ws.id, ...result };
       const text = `status: ${result.status} (conversationId ${ws.id})` +
         (result.message ? `\n${result.message}` : `\ninstalled: ${result.dependencies.join(", ")}`);
@@ -391,13 +409,12 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
   }, (args: Args<typeof writeFileInput>) =>
     guarded(async () => {
       await sandbox.init();
-      const ws = await openWorkspace(
-        config.workspacesDir,
-        args.conversationId ?? newConversationId(),
-      );
-      const sizeBytes = await writeWorkspaceFile(ws, args.path, args.content, {
-        encoding: args.encoding ?? "utf8",
-        quotaBytes: config.workspaceQuotaBytes,
+      const { ws, sizeBytes } = await inWorkspace(args.conversationId, async (ws) => {
+        const sizeBytes = await writeWorkspaceFile(ws, args.path, args.content, {
+          encoding: args.encoding ?? "utf8",
+          quotaBytes: config.workspaceQuotaBytes,
+        });
+        return { ws, sizeBytes, keep: true };
       });
       return structured(
         { conversationId: ws.id, path: args.path, sizeBytes },

@@ -195,6 +195,28 @@ Deno.test("MCP serve: a file written with write_file is read by code, and code's
   assert.equal((await call(s.client, "list_files", { conversationId: id })).isError, true);
 });
 
+Deno.test("MCP serve: a refused write_file or install_dependencies leaves no new workspace behind", async () => {
+  await using s = await serve();
+  const folders = () =>
+    [...Deno.readDirSync(join(s.dir, "ws"))].filter((e) => e.isDirectory && e.name !== ".deno")
+      .length;
+  const before = folders(); // the prewarmed child's workspace
+  const write = await call(s.client, "write_file", { path: "/etc/passwd", content: "x" });
+  assert.equal(write.isError, true);
+  const install = await call(s.client, "install_dependencies", { dependencies: ["not a spec"] });
+  assert.equal(data(install).status, "rejected");
+  assert.equal(folders(), before);
+  assert.deepEqual(data(await call(s.client, "list_workspaces", {})).workspaces, []);
+  // A refused write into a named conversation keeps that conversation.
+  const named = await call(s.client, "write_file", {
+    conversationId: "kept",
+    path: "/etc/passwd",
+    content: "x",
+  });
+  assert.equal(named.isError, true);
+  assert.equal(folders(), before + 1);
+});
+
 Deno.test("MCP serve: 8 concurrent calls each get only their own output", async () => {
   await using s = await serve({ maxConcurrent: 4 });
   const results = await Promise.all(
