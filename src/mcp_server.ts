@@ -249,6 +249,19 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
     },
   );
   const inFlight = new Set<{ controller: AbortController; done: Promise<unknown> }>();
+  /** Conversations with a run or an install in progress here, and how many. */
+  const busy = new Map<string, number>();
+  async function busyWith<T>(id: string | undefined, fn: () => Promise<T>): Promise<T> {
+    if (id === undefined) return await fn();
+    busy.set(id, (busy.get(id) ?? 0) + 1);
+    try {
+      return await fn();
+    } finally {
+      const left = busy.get(id)! - 1;
+      if (left) busy.set(id, left);
+      else busy.delete(id);
+    }
+  }
 
   /**
    * Runs `fn` in the named workspace, or in a new one that goes again when `fn` fails or
@@ -322,14 +335,15 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
       const limits: Record<string, number> = {};
       if (args.timeoutMs !== undefined) limits.timeoutMs = args.timeoutMs;
       if (args.memoryMb !== undefined) limits.memoryMb = args.memoryMb;
-      const done = sandbox.execute({
-        code: args.code,
-        conversationId: args.conversationId,
-        permissions: args.permissions,
-        dependencies: args.dependencies,
-        allowedTools: args.allowedTools,
-        limits,
-      }, { signal: controller.signal });
+      const done = busyWith(args.conversationId, () =>
+        sandbox.execute({
+          code: args.code,
+          conversationId: args.conversationId,
+          permissions: args.permissions,
+          dependencies: args.dependencies,
+          allowedTools: args.allowedTools,
+          limits,
+        }, { signal: controller.signal }));
       const entry = { controller, done };
       inFlight.add(entry);
       try {
@@ -374,10 +388,11 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
       await sandbox.init();
       const { ws, result } = await inWorkspace(args.conversationId, async (ws) => {
         // Installs take a slot like executions: the machine runs a bounded number of children.
-        const result = await sandbox.limiter.run(
-          () => installDependencies(config, ws, args.dependencies, { signal: extra.signal }),
-          extra.signal,
-        );
+        const result = await busyWith(ws.id, () =>
+          sandbox.limiter.run(
+            () => installDependencies(config, ws, args.dependencies, { signal: extra.signal }),
+            extra.signal,
+          ));
         return { ws, result, keep: result.status === "installed" || result.status === "skipped" };
       });
       const data = { conversationId: ws.id, ...result };
@@ -509,7 +524,8 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
   server.registerTool("delete_workspace", {
     title: "Delete a workspace",
     description:
-      "Deletes a conversation's workspace: its files and installed packages list. Cannot be undone.",
+      "Deletes a conversation's workspace: its files and installed packages list. Cannot be " +
+      "undone. Refused while a run or an install of that conversation is in progress.",
     inputSchema: z.strictObject(deleteWorkspaceInput),
     outputSchema: { conversationId: z.string(), deleted: z.boolean() },
     annotations: {
@@ -521,6 +537,12 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
   }, (args: Args<typeof deleteWorkspaceInput>) =>
     guarded(async () => {
       validateConversationId(args.conversationId);
+      if (busy.has(args.conversationId)) {
+        throw new WorkspaceFileError(
+          `Workspace "${args.conversationId}" is in use by a run or an install in progress: ` +
+            "cancel it or wait for it, then delete",
+        );
+      }
       sandbox.pool?.drop(args.conversationId);
       const deleted = await removeWorkspace(config.workspacesDir, args.conversationId);
       return structured(

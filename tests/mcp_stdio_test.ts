@@ -217,6 +217,22 @@ Deno.test("MCP serve: a refused write_file or install_dependencies leaves no new
   assert.equal(folders(), before + 1);
 });
 
+Deno.test("MCP serve: delete_workspace is refused while a run of that conversation is in progress", async () => {
+  await using s = await serve();
+  await call(s.client, "write_file", { conversationId: "busy1", path: "a.txt", content: "a" });
+  const running = call(s.client, "run_deno_code", {
+    conversationId: "busy1",
+    code: "await new Promise((r) => setTimeout(r, 1500)); 'done'",
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  const refused = await call(s.client, "delete_workspace", { conversationId: "busy1" });
+  assert.equal(refused.isError, true);
+  assert.match(text(refused), /in use by a run or an install in progress/);
+  assert.equal(data(await running).returnValue, "done");
+  const deleted = await call(s.client, "delete_workspace", { conversationId: "busy1" });
+  assert.equal(data(deleted).deleted, true);
+});
+
 Deno.test("MCP serve: 8 concurrent calls each get only their own output", async () => {
   await using s = await serve({ maxConcurrent: 4 });
   const results = await Promise.all(
