@@ -361,6 +361,9 @@ export async function installDependencies(
   });
 }
 
+/** The error text of an install stopped before its end. */
+const stopped = (why: string) => `The install was stopped: ${why}`;
+
 /** Runs `deno install` for the staged files; returns the error text, or undefined. */
 async function runInstallChild(
   config: ResolvedConfig,
@@ -370,7 +373,7 @@ async function runInstallChild(
 ): Promise<string | undefined> {
   // Cancelled while it waited for the workspace's lock: an abort listener added now would
   // never fire, and the child would run until its timeout.
-  if (options.signal?.aborted) return "The install was stopped: cancelled";
+  if (options.signal?.aborted) return stopped("cancelled");
   const env: Record<string, string> = {
     PATH: Deno.env.get("PATH") ?? "/usr/local/bin:/usr/bin:/bin",
     HOME: Deno.env.get("HOME") ?? ws.metaDir,
@@ -429,7 +432,7 @@ async function runInstallChild(
   const grace = setTimeout(() => pumps.forEach((p) => p.stop()), 500);
   await Promise.all(pumps.map((p) => p.done));
   clearTimeout(grace);
-  if (killedFor) return `The install was stopped: ${killedFor}`;
+  if (killedFor) return stopped(killedFor);
   if (status.success) return undefined;
   return cleanInstallOutput(output.text()) || `deno install exited with code ${status.code}`;
 }

@@ -265,18 +265,20 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
 
   /**
    * Runs `fn` in the named workspace, or in a new one that goes again when `fn` fails or
-   * says not to keep it: a refused call leaves no workspace behind (nor an id nobody has).
+   * its value is not worth keeping: a refused call leaves no workspace behind (nor an id
+   * nobody has).
    */
-  async function inWorkspace<T extends { keep: boolean }>(
+  async function inWorkspace<T>(
     id: string | undefined,
     fn: (ws: Workspace) => Promise<T>,
-  ): Promise<T> {
+    worthKeeping: (value: T) => boolean = () => true,
+  ): Promise<{ ws: Workspace; value: T }> {
     const ws = await openWorkspace(config.workspacesDir, id ?? newConversationId());
     let keep = id !== undefined;
     try {
-      const result = await fn(ws);
-      keep ||= result.keep;
-      return result;
+      const value = await fn(ws);
+      keep ||= worthKeeping(value);
+      return { ws, value };
     } finally {
       if (!keep) await removeWorkspace(config.workspacesDir, ws.id).catch(() => {});
     }
@@ -386,15 +388,17 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
   }, (args: Args<typeof installDependenciesInput>, extra: Extra) =>
     guarded(async () => {
       await sandbox.init();
-      const { ws, result } = await inWorkspace(args.conversationId, async (ws) => {
+      const { ws, value: result } = await inWorkspace(
+        args.conversationId,
         // Installs take a slot like executions: the machine runs a bounded number of children.
-        const result = await busyWith(ws.id, () =>
-          sandbox.limiter.run(
-            () => installDependencies(config, ws, args.dependencies, { signal: extra.signal }),
-            extra.signal,
-          ));
-        return { ws, result, keep: result.status === "installed" || result.status === "skipped" };
-      });
+        (ws) =>
+          busyWith(ws.id, () =>
+            sandbox.limiter.run(
+              () => installDependencies(config, ws, args.dependencies, { signal: extra.signal }),
+              extra.signal,
+            )),
+        (result) => result.status === "installed" || result.status === "skipped",
+      );
       const data = { conversationId: ws.id, ...result };
       const text = `status: ${result.status} (conversationId ${ws.id})` +
         (result.message ? `\n${result.message}` : `\ninstalled: ${result.dependencies.join(", ")}`);
@@ -424,13 +428,11 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
   }, (args: Args<typeof writeFileInput>) =>
     guarded(async () => {
       await sandbox.init();
-      const { ws, sizeBytes } = await inWorkspace(args.conversationId, async (ws) => {
-        const sizeBytes = await writeWorkspaceFile(ws, args.path, args.content, {
+      const { ws, value: sizeBytes } = await inWorkspace(args.conversationId, (ws) =>
+        writeWorkspaceFile(ws, args.path, args.content, {
           encoding: args.encoding ?? "utf8",
           quotaBytes: config.workspaceQuotaBytes,
-        });
-        return { ws, sizeBytes, keep: true };
-      });
+        }));
       return structured(
         { conversationId: ws.id, path: args.path, sizeBytes },
         `wrote ${sizeBytes} bytes to ${args.path} (conversationId ${ws.id})`,

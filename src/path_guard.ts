@@ -131,13 +131,13 @@ export async function checkGrantedPaths(
     );
   const denied: Denial[] = [];
   const budget = { entries: 0 };
-  /** Folders scanned and found clean, by the roots they were checked against. */
-  const cleanByRoots = new Map<string, string[]>();
+  // Folders scanned and found clean: what is inside one needs no scan against the same roots.
+  const sortedRoots = (kind: "read" | "write") => JSON.stringify([...realRootsOf[kind]].sort());
+  const cleanRead: string[] = [];
+  const cleanWrite = sortedRoots("read") === sortedRoots("write") ? cleanRead : [];
   for (const kind of ["read", "write"] as const) {
     const realRoots = realRootsOf[kind];
-    const rootsKey = JSON.stringify([...realRoots].sort());
-    const clean = cleanByRoots.get(rootsKey) ?? [];
-    cleanByRoots.set(rootsKey, clean);
+    const clean = kind === "read" ? cleanRead : cleanWrite;
     for (const path of granted[kind] ?? []) {
       let real: string;
       try {
@@ -174,8 +174,8 @@ export async function checkGrantedPaths(
       } catch {
         continue; // does not exist yet: nothing inside it to check
       }
-      const problems: string[] = [];
       if (clean.some((folder) => isInside(real, folder))) continue;
+      const problems: string[] = [];
       if (info.isDirectory) {
         const state: ScanState = { budget, inodes: new Map() };
         await scan(real, realRoots, ownFiles, state, problems);
