@@ -60,10 +60,18 @@ export async function auditRecord(
 const MAX_PENDING = 1000;
 
 /**
+ * How long the first line of a batch waits for others. Each wait and each write is a turn
+ * of the event loop (a timer, then the write's completion): one pair per execution cost
+ * the conductor about 0.3 ms of CPU per call under load, 15 % of its own share. Lines of
+ * runs that end within this window share one pair. `written()` cuts the wait short.
+ */
+const BATCH_MS = 25;
+
+/**
  * The audit file, appended to off the callers' path. Lines (an execution's record, or a
- * tool call's) are redacted, then written in order: the lines that arrive while a write
- * is in flight go together in the next one, each write one `O_APPEND` write so that lines
- * never interleave. Asynchronous on purpose: a write that blocks (a slow or hung disk)
+ * tool call's) are redacted, then written in order, in batches: the lines that arrive
+ * within BATCH_MS of the first, or while a write is in flight, go together, each batch one
+ * `O_APPEND` write so that lines never interleave. Asynchronous on purpose: a write that blocks (a slow or hung disk)
  * must not stop the conductor's event loop, which enforces every run's limits. Past
  * MAX_PENDING waiting lines (the file is not keeping up) a line is dropped and counted:
  * a stalled disk holds one thread and bounded memory.
@@ -75,6 +83,8 @@ export class AuditLog {
   #pending = 0;
   #dropped = 0;
   #flushing: Promise<void> | undefined;
+  /** Ends the current batch's wait at once (for `written()`). */
+  #flushNow: (() => void) | undefined;
 
   constructor(path: string) {
     this.path = path;
@@ -100,6 +110,7 @@ export class AuditLog {
 
   /** Resolves once every line so far is written (or has failed). */
   async written(): Promise<void> {
+    this.#flushNow?.();
     while (this.#flushing) await this.#flushing;
   }
 
@@ -117,9 +128,16 @@ export class AuditLog {
   }
 
   async #flush(): Promise<void> {
-    // After the callers' own work of this turn (an MCP answer's write, say), not before it:
-    // building, redacting and hashing a line are not the caller's wait.
-    await new Promise((r) => setTimeout(r, 0));
+    // After the callers' own work (an MCP answer's write, say), not before it: building,
+    // redacting and hashing a line are not the caller's wait.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, BATCH_MS);
+      this.#flushNow = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#flushNow = undefined;
     while (this.#queue.length) {
       const batch = this.#queue.splice(0);
       try {

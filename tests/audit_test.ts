@@ -167,6 +167,27 @@ Deno.test("AuditLog writes lines in order; a record that fails, even with a non-
   }
 });
 
+Deno.test("AuditLog writes a batch on its own, with nobody waiting for it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "audit.jsonl");
+    const audit = new AuditLog(path);
+    const redact = makeRedactor([]);
+    audit.add(() => ({ n: 1 }), redact);
+    audit.add(() => ({ n: 2 }), redact);
+    // No written(): the batch's own timer writes it (within a few seconds on a busy machine).
+    let text = "";
+    for (let i = 0; i < 500 && !text.includes('{"n":2}'); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      text = await Deno.readTextFile(path).catch(() => "");
+    }
+    assert.equal(text, '{"n":1}\n{"n":2}\n');
+    assert.equal(audit.pending, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("an audit file removed while serving is made again, readable by its owner only", async () => {
   const dir = await Deno.makeTempDir();
   try {
