@@ -90,6 +90,36 @@ Deno.test({
           assert.ok(state === "gone" || state === "Z", `grandchild state ${state}`);
         },
       );
+      await t.step("the program dies with the process that started it (SIGKILL)", async () => {
+        // A stand-in for the conductor: a shell that starts a long sleep through the launcher.
+        const parent = new Deno.Command("/bin/sh", {
+          args: ["-c", `"$0" /bin/sleep 30 & echo $!; wait`, launcher],
+          stdout: "piped",
+        }).spawn();
+        const reader = parent.stdout.getReader();
+        const sleeper = Number(new TextDecoder().decode((await reader.read()).value).trim());
+        const running = async () => {
+          const stat = await Deno.readTextFile(`/proc/${sleeper}/stat`).catch(() => "");
+          return stat !== "" && stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+        };
+        for (
+          let i = 0;
+          i < 100 && !(await Deno.readTextFile(`/proc/${sleeper}/cmdline`)
+            .catch(() => "")).includes("sleep");
+          i++
+        ) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        assert.ok(await running(), "the sleep runs while its parent lives");
+        parent.kill("SIGKILL");
+        await parent.status;
+        reader.releaseLock();
+        await parent.stdout.cancel();
+        for (let i = 0; i < 200 && await running(); i++) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        assert.ok(!(await running()), "the sleep died with its parent");
+      });
       await t.step("a file that differs is replaced; one that is right is kept", async () => {
         await Deno.chmod(launcher, 0o755);
         await Deno.writeTextFile(launcher, "#!/bin/sh\necho tampered\n");

@@ -1,11 +1,13 @@
 /**
- * A conductor that crashed leaves children running; the next conductor kills them on
- * start, and never touches the children of a conductor that is alive.
+ * A conductor that dies without cleaning up takes its running children with it (the session
+ * launcher's death signal); what is left anyway (a child's own processes, children started
+ * without the launcher) is killed by the next conductor's sweep on start, which never
+ * touches the children of a conductor that is alive.
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { BOOTSTRAP_PATH } from "../src/execution_plan.ts";
-import { sweepOrphans } from "../src/process_group.ts";
+import { OWNER_ENV, ownerToken, spawnGroupLeader, sweepOrphans } from "../src/process_group.ts";
+import { installSessionLauncher } from "../src/session_launcher.ts";
 import { sharedDenoDir, testSandbox } from "./helpers.ts";
 
 const CRASHER = fileURLToPath(new URL("./fixtures/crashing_conductor.ts", import.meta.url));
@@ -17,6 +19,37 @@ const alive = (pid: number) => {
     return false;
   }
 };
+const waitWhile = async (check: () => boolean, ms: number) => {
+  for (let waited = 0; waited < ms && check(); waited += 10) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+Deno.test({
+  name: "a conductor killed with SIGKILL takes its running child with it",
+  ignore: Deno.build.os !== "linux" || Deno.build.arch !== "x86_64", // the launcher's platform
+  fn: async () => {
+    await using ts = await testSandbox();
+    const crasher = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", "-A", CRASHER, ts.dir, sharedDenoDir()],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const reader = crasher.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!/\n/.test(text)) text += (await reader.read()).value ?? "";
+    const child = Number(text.trim());
+    assert.ok(alive(child), "the crashing conductor's child runs (an endless loop)");
+    crasher.kill("SIGKILL");
+    await crasher.status;
+    reader.releaseLock();
+    await crasher.stdout.cancel().catch(() => {});
+    // No sweep here: the kernel sends the child SIGKILL as its parent dies. (A sandbox of a
+    // test running in parallel may sweep it too; without the death signal it would spin on.)
+    await waitWhile(() => alive(child), 2000);
+    assert.ok(!alive(child), "the child died with its conductor");
+  },
+});
 
 Deno.test("sweepOrphans() kills the children of a conductor that died, and only those", async () => {
   await using ts = await testSandbox();
@@ -26,29 +59,28 @@ Deno.test("sweepOrphans() kills the children of a conductor that died, and only 
     conversationId: "mine",
     limits: { timeoutMs: 20_000 },
   });
+  // An orphan as a conductor that died leaves one: the leader of its own group (a shell
+  // and its sleep) whose argv names the bootstrap and whose owner token names a process that
+  // is gone. Its own path, so that the sweeps of sandboxes starting in parallel leave it to
+  // this one. (Started by this process, so the death signal does not end it.)
+  const marker = `${ts.dir}/bootstrap.js`;
+  const gone = new Deno.Command("/bin/true").spawn();
+  const deadOwner = ownerToken(gone.pid);
+  await gone.status;
+  const orphanProcess = spawnGroupLeader("/bin/sh", {
+    args: ["-c", "sleep 30; exit 0", marker],
+    env: { [OWNER_ENV]: deadOwner },
+    clearEnv: true,
+    stdout: "null",
+    stderr: "null",
+  }, await installSessionLauncher(sharedDenoDir()));
+  const orphan = orphanProcess.pid;
+  const cmdline = () => Deno.readTextFileSync(`/proc/${orphan}/cmdline`);
+  await waitWhile(() => !cmdline().includes(marker), 5000);
+  assert.ok(alive(orphan) && cmdline().includes(marker), "the orphan runs");
 
-  const crasher = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", "-A", CRASHER, ts.dir, sharedDenoDir()],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = crasher.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!/\n/.test(text)) text += (await reader.read()).value ?? "";
-  const orphan = Number(text.trim());
-  assert.ok(alive(orphan), "the crashing conductor's child runs");
-  crasher.kill("SIGKILL");
-  await crasher.status;
-  reader.releaseLock();
-  await crasher.stdout.cancel().catch(() => {});
-  // Killing the conductor does not kill its child: it is orphaned, until a sweep. (Tests run
-  // in parallel, and every sandbox that starts sweeps: another one may get there first.)
-  const orphaned = alive(orphan);
-  const killed = sweepOrphans(BOOTSTRAP_PATH);
-  if (orphaned && alive(orphan)) {
-    assert.ok(killed.includes(orphan), `swept ${JSON.stringify(killed)}`);
-  }
-  for (let i = 0; i < 50 && alive(orphan); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(sweepOrphans(marker), [orphan]);
+  await orphanProcess.status;
   assert.ok(!alive(orphan), "the orphan is gone");
 
   await new Promise((r) => setTimeout(r, 100));
