@@ -71,10 +71,10 @@ const BATCH_MS = 25;
  * The audit file, appended to off the callers' path. Lines (an execution's record, or a
  * tool call's) are redacted, then written in order, in batches: the lines that arrive
  * within BATCH_MS of the first, or while a write is in flight, go together, each batch one
- * `O_APPEND` write so that lines never interleave. Asynchronous on purpose: a write that blocks (a slow or hung disk)
- * must not stop the conductor's event loop, which enforces every run's limits. Past
- * MAX_PENDING waiting lines (the file is not keeping up) a line is dropped and counted:
- * a stalled disk holds one thread and bounded memory.
+ * `O_APPEND` write so that lines never interleave. Asynchronous on purpose: a write that
+ * blocks (a slow or hung disk) must not stop the conductor's event loop, which enforces
+ * every run's limits. Past MAX_PENDING waiting lines (the file is not keeping up) a line
+ * is dropped and counted: a stalled disk holds one thread and bounded memory.
  */
 export class AuditLog {
   readonly path: string;
