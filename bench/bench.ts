@@ -88,10 +88,6 @@ function latencyRow(figure: string, s: Summary, floor?: Summary, target?: string
   };
 }
 
-/**
- * Where a throughput round's CPU went, per call, beside the bare spawner's: the processes
- * that plan and spawn (`spawner`), and the sandbox children they reaped.
- */
 /** A throughput figure: the median round beside the floor's, the median ratio of rounds. */
 function throughputRow(figure: string, pair: PairedThroughput, target?: string): void {
   rows.push({
@@ -105,6 +101,11 @@ function throughputRow(figure: string, pair: PairedThroughput, target?: string):
   });
 }
 
+/**
+ * Where a throughput round's CPU went, per call, beside the bare spawner's: the processes
+ * that plan and spawn (`spawner`), and the sandbox children they reaped; and how much of
+ * the machine stayed idle (CPU no run could use: a starved pipeline, not a slow one).
+ */
 function cpuRows(
   label: string,
   pair: { floor: Throughput; subject: Throughput },
@@ -120,6 +121,12 @@ function cpuRows(
       unit: "ms",
     });
   }
+  rows.push({
+    figure: `${label}: machine idle`,
+    median: subject.idlePercent,
+    floor: floor.idlePercent,
+    unit: "%",
+  });
 }
 
 const dir = await Deno.makeTempDir({ prefix: "conductor-bench-" });

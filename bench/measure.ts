@@ -77,6 +77,20 @@ export interface Throughput {
    * they reaped. 10 ms clock ticks summed over the round: about 0.1 ms resolution per call.
    */
   cpuMs: { spawner: number; children: number };
+  /**
+   * Share of the machine's CPU time that was idle during the round, in percent (all cores,
+   * `/proc/stat`): with every run CPU-bound, what is idle is lost to waiting, not to work.
+   */
+  idlePercent: number;
+}
+
+/** Idle and total CPU time of the whole machine so far, in ticks (`/proc/stat`). */
+function machineTicks(): { idle: number; total: number } {
+  const line = Deno.readTextFileSync("/proc/stat").split("\n")[0]!;
+  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is inside user already)
+  const total = ticks.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { idle: ticks[3]! + ticks[4]!, total };
 }
 
 /** The kernel's USER_HZ: /proc times are in these ticks (100 on Linux everywhere). */
@@ -109,6 +123,7 @@ export async function throughput(
       children: a.children + b.children,
     }));
   const cpuBefore = cpu();
+  const machineBefore = machineTicks();
   const start = performance.now();
   await Promise.all(Array.from({ length: inFlight }, async () => {
     while (next++ < calls) {
@@ -119,6 +134,7 @@ export async function throughput(
   }));
   const seconds = (performance.now() - start) / 1000;
   const cpuAfter = cpu();
+  const machineAfter = machineTicks();
   return {
     calls,
     inFlight,
@@ -129,6 +145,8 @@ export async function throughput(
       spawner: (cpuAfter.self - cpuBefore.self) / calls,
       children: (cpuAfter.children - cpuBefore.children) / calls,
     },
+    idlePercent: 100 * (machineAfter.idle - machineBefore.idle) /
+      Math.max(1, machineAfter.total - machineBefore.total),
   };
 }
 
