@@ -9,6 +9,19 @@ import { makeRedactor } from "../src/redact.ts";
 import { setLogSink } from "../src/log.ts";
 import { testSandbox } from "./helpers.ts";
 
+/** An AuditLog on a file in a fresh folder (removed after), with a redactor of no secrets. */
+async function withAuditLog(
+  fn: (audit: AuditLog, path: string, redact: ReturnType<typeof makeRedactor>) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "audit.jsonl");
+    await fn(new AuditLog(path), path, makeRedactor([]));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 Deno.test("each execution appends one audit line with its plan and outcome, secrets redacted", async () => {
   await using ts = await testSandbox({ env: ["AUDIT_TEST_*"] });
   Deno.env.set("AUDIT_TEST_TOKEN", "tok-very-secret-123");
@@ -168,11 +181,7 @@ Deno.test("AuditLog writes lines in order; a record that fails, even with a non-
 });
 
 Deno.test("AuditLog writes a batch on its own, with nobody waiting for it", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const path = join(dir, "audit.jsonl");
-    const audit = new AuditLog(path);
-    const redact = makeRedactor([]);
+  await withAuditLog(async (audit, path, redact) => {
     audit.add(() => ({ n: 1 }), redact);
     audit.add(() => ({ n: 2 }), redact);
     // No written(): the batch's own timer writes it (within a few seconds on a busy machine).
@@ -183,17 +192,11 @@ Deno.test("AuditLog writes a batch on its own, with nobody waiting for it", asyn
     }
     assert.equal(text, '{"n":1}\n{"n":2}\n');
     assert.equal(audit.pending, 0);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("an audit file removed while serving is made again, readable by its owner only", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const path = join(dir, "audit.jsonl");
-    const audit = new AuditLog(path);
-    const redact = makeRedactor([]);
+  await withAuditLog(async (audit, path, redact) => {
     audit.add(() => ({ n: 1 }), redact);
     await audit.written();
     assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
@@ -202,7 +205,5 @@ Deno.test("an audit file removed while serving is made again, readable by its ow
     await audit.written();
     assert.equal((await Deno.readTextFile(path)).trim(), '{"n":2}');
     assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
