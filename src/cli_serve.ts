@@ -7,7 +7,7 @@ import { EXIT, loadCliConfig } from "./cli_common.ts";
 import { log, setLogSink, writeOut } from "./log.ts";
 import { createConductorServer } from "./mcp_server.ts";
 import { Sandbox } from "./sandbox.ts";
-import { StdioTransport } from "./stdio_transport.ts";
+import { MAX_REQUESTS_IN_FLIGHT, StdioTransport } from "./stdio_transport.ts";
 import { gcWorkspaces } from "./workspace.ts";
 
 export const SERVE_HELP = `Usage: conductor serve [--config FILE]
@@ -45,7 +45,14 @@ export async function serveCommand(args: string[]): Promise<number> {
   const { server, shutdown } = createConductorServer(sandbox);
   // A response the transport could not write, a handler's failure: said, never swallowed.
   server.server.onerror = (error: Error) => log(`protocol error: ${error.message}`);
-  const transport = new StdioTransport();
+  // Every execution the limiter may hold or queue is read, so that the next one is refused
+  // as Busy rather than left unread.
+  const transport = new StdioTransport({
+    maxRequestsInFlight: Math.max(
+      MAX_REQUESTS_IN_FLIGHT,
+      config.maxConcurrent + config.maxQueue + 1,
+    ),
+  });
 
   const { promise: closed, resolve: markClosed } = Promise.withResolvers<void>();
   let closing = false;

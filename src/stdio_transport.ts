@@ -4,6 +4,11 @@
  * Unlike the SDK's StdioServerTransport, a bad line never closes the transport: a line
  * that is not JSON gets a JSON-RPC parse error, an over-long line is skipped and answered
  * with an error when its request id can be found, and end of input closes cleanly.
+ *
+ * Backpressure: answers the client has not read yet are held in memory, so a client that
+ * sends requests without reading stops being read (its requests wait in the pipe) while too
+ * many answers wait to be written or too many requests are unanswered. A request whose id
+ * is already in flight is refused: its answer could not be told from the first one's.
  */
 import { concatBytes } from "./bytes.ts";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
@@ -11,6 +16,12 @@ import { type JSONRPCMessage, JSONRPCMessageSchema } from "@modelcontextprotocol
 
 /** Largest JSON-RPC line accepted (code is capped far lower by the sandbox). */
 export const MAX_LINE_BYTES = 32 * 1024 * 1024;
+
+/** Answer bytes waiting to be written past which no request is read (until half are). */
+export const MAX_PENDING_OUTPUT_BYTES = 16 * 1024 * 1024;
+
+/** Requests read and not yet answered (nor cancelled) past which no request is read. */
+export const MAX_REQUESTS_IN_FLIGHT = 64;
 
 const NEWLINE = 10;
 
@@ -30,6 +41,10 @@ export interface StdioTransportOptions {
   output?: WritableStream<Uint8Array>;
   /** @default MAX_LINE_BYTES */
   maxLineBytes?: number;
+  /** @default MAX_PENDING_OUTPUT_BYTES */
+  maxPendingOutputBytes?: number;
+  /** @default MAX_REQUESTS_IN_FLIGHT */
+  maxRequestsInFlight?: number;
 }
 
 export class StdioTransport implements Transport {
@@ -49,11 +64,40 @@ export class StdioTransport implements Transport {
   #closed = false;
   #writes: Promise<void> = Promise.resolve();
   #encoder = new TextEncoder();
+  /** Bytes given to `#write` and not yet written (nor failed). */
+  #pending = 0;
+  #maxPending: number;
+  /** Ids of the requests read and not yet answered nor cancelled. */
+  #inFlight = new Set<string | number>();
+  #maxInFlight: number;
+  /** Resolved when there is room again to read requests (see `#waitForRoom`). */
+  #room: PromiseWithResolvers<void> | undefined;
 
   constructor(options: StdioTransportOptions = {}) {
     this.#input = options.input ?? Deno.stdin.readable;
     this.#writer = (options.output ?? Deno.stdout.writable).getWriter();
     this.#maxLine = options.maxLineBytes ?? MAX_LINE_BYTES;
+    this.#maxPending = options.maxPendingOutputBytes ?? MAX_PENDING_OUTPUT_BYTES;
+    this.#maxInFlight = options.maxRequestsInFlight ?? MAX_REQUESTS_IN_FLIGHT;
+  }
+
+  #full(): boolean {
+    return this.#pending > this.#maxPending || this.#inFlight.size >= this.#maxInFlight;
+  }
+
+  /** Waits until half the waiting answer bytes are written and a request may be in flight. */
+  async #waitForRoom(): Promise<void> {
+    while (this.#full() && !this.#closed) {
+      this.#room ??= Promise.withResolvers();
+      await this.#room.promise;
+    }
+  }
+
+  #checkRoom(): void {
+    if (this.#room && this.#pending <= this.#maxPending / 2 && !this.#full()) {
+      this.#room.resolve();
+      this.#room = undefined;
+    }
   }
 
   start(): Promise<void> {
@@ -105,6 +149,8 @@ export class StdioTransport implements Transport {
           tail = concatBytes([tail, value.subarray(start, end)]).slice(-ID_SEARCH_BYTES);
         }
         if (nl === -1) break;
+        // Security: each request may bring another answer to hold until the client reads it.
+        if (this.#full()) await this.#waitForRoom();
         endLine();
         start = nl + 1;
       }
@@ -135,8 +181,24 @@ export class StdioTransport implements Transport {
       );
       return;
     }
+    const message = parsed.data;
+    if ("method" in message && "id" in message) {
+      if (this.#inFlight.has(message.id)) {
+        this.#sendError(
+          message.id,
+          -32600,
+          `Invalid Request: id ${JSON.stringify(message.id)} is in use by a request in flight`,
+        );
+        return;
+      }
+      this.#inFlight.add(message.id);
+    } else if (message.method === "notifications/cancelled") {
+      // The client gave up on it: no answer will come (MCP), and its id is free.
+      const id = (message.params as { requestId?: unknown } | undefined)?.requestId;
+      if (typeof id === "string" || typeof id === "number") this.#answered(id);
+    }
     try {
-      this.onmessage?.(parsed.data);
+      this.onmessage?.(message);
     } catch (error) {
       this.onerror?.(error as Error);
     }
@@ -164,10 +226,19 @@ export class StdioTransport implements Transport {
     this.#write(JSON.stringify(response) + "\n").catch((error) => this.onerror?.(error));
   }
 
+  #answered(id: string | number): void {
+    this.#inFlight.delete(id);
+    this.#checkRoom();
+  }
+
   #write(text: string): Promise<void> {
     const bytes = this.#encoder.encode(text);
+    this.#pending += bytes.length;
     // One write at a time, so that messages never interleave.
-    this.#writes = this.#writes.then(() => this.#writer.write(bytes));
+    this.#writes = this.#writes.then(() => this.#writer.write(bytes)).finally(() => {
+      this.#pending -= bytes.length;
+      this.#checkRoom();
+    });
     return this.#writes;
   }
 
@@ -184,12 +255,15 @@ export class StdioTransport implements Transport {
       const why = `The response could not be written: ${(error as Error).message}`;
       text = JSON.stringify({ jsonrpc: "2.0", id, error: { code: -32603, message: why } });
     }
-    return this.#write(text + "\n");
+    const written = this.#write(text + "\n");
+    if (!("method" in message) && "id" in message) this.#answered(message.id);
+    return written;
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#room?.resolve();
     await this.#reader?.cancel().catch(() => {});
     await this.#writes.catch(() => {});
     this.onclose?.();

@@ -1,17 +1,26 @@
 import assert from "node:assert/strict";
-import { StdioTransport } from "./stdio_transport.ts";
+import { StdioTransport, type StdioTransportOptions } from "./stdio_transport.ts";
 
-/** A transport over in-memory streams: feed lines in, read lines out. */
-function harness(maxLineBytes = 1024) {
+/**
+ * A transport over in-memory streams: feed lines in, read lines out. `stuck`: the client
+ * reads nothing until `unstick()`.
+ */
+function harness(
+  maxLineBytes = 1024,
+  options: StdioTransportOptions & { stuck?: boolean } = {},
+) {
   const input = new TransformStream<Uint8Array, Uint8Array>();
   const writer = input.writable.getWriter();
   const written: string[] = [];
+  const reading = Promise.withResolvers<void>();
+  if (!options.stuck) reading.resolve();
   const output = new WritableStream<Uint8Array>({
-    write(chunk) {
+    async write(chunk) {
+      await reading.promise;
       written.push(...new TextDecoder().decode(chunk).split("\n").filter(Boolean));
     },
   });
-  const transport = new StdioTransport({ input: input.readable, output, maxLineBytes });
+  const transport = new StdioTransport({ ...options, input: input.readable, output, maxLineBytes });
   const messages: unknown[] = [];
   transport.onmessage = (m) => messages.push(m);
   let closed = false;
@@ -26,8 +35,19 @@ function harness(maxLineBytes = 1024) {
     settle,
     end: () => writer.close(),
     isClosed: () => closed,
+    unstick: () => reading.resolve(),
   };
 }
+
+const request = (id: number | string) =>
+  JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "x" } }) + "\n";
+const cancel = (id: number | string) =>
+  JSON.stringify({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id } }) +
+  "\n";
+const idsOf = (messages: unknown[]) =>
+  messages.map((m) =>
+    (m as { id?: unknown; method: string }).id ?? (m as { method: string }).method
+  );
 
 Deno.test("StdioTransport delivers JSON-RPC lines split across chunks", async () => {
   const h = harness();
@@ -140,4 +160,56 @@ Deno.test("StdioTransport answers a response it cannot serialize with an error f
   assert.equal(line.id, 3);
   assert.equal(line.error.code, -32603);
   assert.match(line.error.message, /could not be written: .*BigInt/);
+});
+
+Deno.test("StdioTransport reads no requests while the client leaves its answers unread, and loses none", async () => {
+  const h = harness(1024, { stuck: true, maxPendingOutputBytes: 100 });
+  // Each request is answered at once with about 60 bytes.
+  h.transport.onmessage = (m) => {
+    h.messages.push(m);
+    const id = (m as { id: number }).id;
+    h.transport.send({ jsonrpc: "2.0", id, result: { pad: "x".repeat(20) } });
+  };
+  await h.transport.start();
+  await h.send([1, 2, 3, 4, 5, 6].map(request).join(""));
+  await h.settle();
+  // Two answers (120 bytes) wait: the third request stays unread.
+  assert.deepEqual(idsOf(h.messages), [1, 2]);
+  h.unstick();
+  await h.settle();
+  assert.deepEqual(idsOf(h.messages), [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(h.written.map((l) => JSON.parse(l).id), [1, 2, 3, 4, 5, 6]);
+});
+
+Deno.test("StdioTransport reads no more unanswered requests than its maximum; an answer or a cancel frees one", async () => {
+  const h = harness(1024, { maxRequestsInFlight: 2 });
+  await h.transport.start();
+  await h.send(request(1) + request(2) + cancel(1) + request(3) + request(4) + request(5));
+  await h.settle();
+  assert.deepEqual(idsOf(h.messages), [1, 2]);
+  await h.transport.send({ jsonrpc: "2.0", id: 2, result: {} });
+  await h.settle();
+  // The cancel freed 1: both 3 and 4 are in flight now, and 5 waits.
+  assert.deepEqual(idsOf(h.messages), [1, 2, "notifications/cancelled", 3, 4]);
+  await h.transport.send({ jsonrpc: "2.0", id: 3, error: { code: -1, message: "no" } });
+  await h.settle();
+  assert.deepEqual(idsOf(h.messages).slice(5), [5]);
+});
+
+Deno.test("StdioTransport refuses a request whose id is in flight, and takes the id again once answered", async () => {
+  const h = harness();
+  await h.transport.start();
+  await h.send(request(7) + request("7") + request(7));
+  await h.settle();
+  // 7 and "7" are different ids; the second 7 is refused, the first one untouched.
+  assert.deepEqual(idsOf(h.messages), [7, "7"]);
+  assert.deepEqual(h.written.map((l) => JSON.parse(l)), [{
+    jsonrpc: "2.0",
+    id: 7,
+    error: { code: -32600, message: "Invalid Request: id 7 is in use by a request in flight" },
+  }]);
+  await h.transport.send({ jsonrpc: "2.0", id: 7, result: {} });
+  await h.send(request(7));
+  await h.settle();
+  assert.deepEqual(idsOf(h.messages), [7, "7", 7]);
 });
