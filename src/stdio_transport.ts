@@ -9,6 +9,10 @@
  * sends requests without reading stops being read (its requests wait in the pipe) while too
  * many answers wait to be written or too many requests are unanswered. A request whose id
  * is already in flight is refused: its answer could not be told from the first one's.
+ *
+ * The SDK sees ids of its own: each request read gets a fresh number, mapped back on its
+ * answer and in the client's `notifications/cancelled`. The SDK (1.32.2) takes the ids `0`
+ * and `""` for missing when it cancels; it never sees them.
  */
 import { concatBytes } from "./bytes.ts";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
@@ -67,8 +71,11 @@ export class StdioTransport implements Transport {
   /** Bytes given to `#write` and not yet written (nor failed). */
   #pending = 0;
   #maxPending: number;
-  /** Ids of the requests read and not yet answered nor cancelled. */
-  #inFlight = new Set<string | number>();
+  /** The client's ids of the requests read and not yet answered nor cancelled, to the SDK's. */
+  #inFlight = new Map<string | number, number>();
+  /** The SDK's ids of the requests in flight, to the client's. */
+  #clientIds = new Map<number, string | number>();
+  #lastId = 0;
   #maxInFlight: number;
   /** Resolved when there is room again to read requests (see `#waitForRoom`). */
   #room: PromiseWithResolvers<void> | undefined;
@@ -181,7 +188,7 @@ export class StdioTransport implements Transport {
       );
       return;
     }
-    const message = parsed.data;
+    let message = parsed.data;
     if ("method" in message && "id" in message) {
       if (this.#inFlight.has(message.id)) {
         this.#sendError(
@@ -191,11 +198,18 @@ export class StdioTransport implements Transport {
         );
         return;
       }
-      this.#inFlight.add(message.id);
+      const id = ++this.#lastId;
+      this.#inFlight.set(message.id, id);
+      this.#clientIds.set(id, message.id);
+      message = { ...message, id };
     } else if (message.method === "notifications/cancelled") {
       // The client gave up on it: no answer will come (MCP), and its id is free.
-      const id = (message.params as { requestId?: unknown } | undefined)?.requestId;
-      if (typeof id === "string" || typeof id === "number") this.#answered(id);
+      const params = message.params as { requestId?: string | number } | undefined;
+      const id = params?.requestId === undefined ? undefined : this.#inFlight.get(params.requestId);
+      if (id !== undefined) {
+        this.#answered(id);
+        message = { ...message, params: { ...params, requestId: id } };
+      }
     }
     try {
       this.onmessage?.(message);
@@ -226,9 +240,13 @@ export class StdioTransport implements Transport {
     this.#write(JSON.stringify(response) + "\n").catch((error) => this.onerror?.(error));
   }
 
-  #answered(id: string | number): void {
-    this.#inFlight.delete(id);
+  /** Forgets a request in flight by the SDK's id; returns the client's. */
+  #answered(id: number): string | number | undefined {
+    const clientId = this.#clientIds.get(id);
+    this.#clientIds.delete(id);
+    if (clientId !== undefined) this.#inFlight.delete(clientId);
     this.#checkRoom();
+    return clientId;
   }
 
   #write(text: string): Promise<void> {
@@ -244,6 +262,12 @@ export class StdioTransport implements Transport {
 
   send(message: JSONRPCMessage): Promise<void> {
     if (this.#closed) return Promise.resolve();
+    if (!("method" in message) && "id" in message) {
+      // An answer: under the client's id. None is left for a request the client cancelled.
+      const clientId = this.#answered(message.id as number);
+      if (clientId === undefined) return Promise.resolve();
+      message = { ...message, id: clientId };
+    }
     let text: string;
     try {
       text = JSON.stringify(message);
@@ -255,9 +279,7 @@ export class StdioTransport implements Transport {
       const why = `The response could not be written: ${(error as Error).message}`;
       text = JSON.stringify({ jsonrpc: "2.0", id, error: { code: -32603, message: why } });
     }
-    const written = this.#write(text + "\n");
-    if (!("method" in message) && "id" in message) this.#answered(message.id);
-    return written;
+    return this.#write(text + "\n");
   }
 
   async close(): Promise<void> {

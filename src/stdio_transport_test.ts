@@ -86,7 +86,8 @@ Deno.test("StdioTransport answers bad lines with JSON-RPC errors and keeps readi
       error: { code: -32600, message: "Request too large: over 200 bytes" },
     },
   ]);
-  assert.deepEqual(h.messages, [{ jsonrpc: "2.0", id: 2, method: "ping" }]);
+  // Under the SDK's own id: the first request read.
+  assert.deepEqual(h.messages, [{ jsonrpc: "2.0", id: 1, method: "ping" }]);
   assert.equal(h.isClosed(), false);
 });
 
@@ -110,11 +111,13 @@ Deno.test("StdioTransport closes at end of input, or tells its owner first", asy
 Deno.test("StdioTransport writes each message as one line", async () => {
   const h = harness();
   await h.transport.start();
+  await h.send(request("a") + request("b"));
+  await h.settle();
   await Promise.all([
     h.transport.send({ jsonrpc: "2.0", id: 1, result: {} }),
     h.transport.send({ jsonrpc: "2.0", id: 2, result: { text: "a\nb" } }),
   ]);
-  assert.deepEqual(h.written.map((l) => JSON.parse(l).id), [1, 2]);
+  assert.deepEqual(h.written.map((l) => JSON.parse(l).id), ["a", "b"]);
 });
 
 Deno.test("StdioTransport answers an over-long line by its own id only, and keeps reading whatever the line holds", async () => {
@@ -132,7 +135,8 @@ Deno.test("StdioTransport answers an over-long line by its own id only, and keep
   await h.send('{"jsonrpc":"2.0","id":2,"method":"ping"}\n');
   await h.settle();
   assert.deepEqual(h.written.map((l) => JSON.parse(l).id), [null, null, 9, null]);
-  assert.deepEqual(h.messages, [{ jsonrpc: "2.0", id: 2, method: "ping" }]);
+  // Under the SDK's own id: the first request read.
+  assert.deepEqual(h.messages, [{ jsonrpc: "2.0", id: 1, method: "ping" }]);
   assert.equal(h.isClosed(), false);
 });
 
@@ -154,8 +158,10 @@ Deno.test("StdioTransport reads a last line that has no newline, and answers one
 Deno.test("StdioTransport answers a response it cannot serialize with an error for its id", async () => {
   const h = harness();
   await h.transport.start();
+  await h.send(request(3));
+  await h.settle();
   // Stands in for a result past V8's string limit: JSON.stringify throws either way.
-  await h.transport.send({ jsonrpc: "2.0", id: 3, result: { big: 1n } as unknown as object });
+  await h.transport.send({ jsonrpc: "2.0", id: 1, result: { big: 1n } as unknown as object });
   const [line] = h.written.map((l) => JSON.parse(l));
   assert.equal(line.id, 3);
   assert.equal(line.error.code, -32603);
@@ -184,6 +190,7 @@ Deno.test("StdioTransport reads no requests while the client leaves its answers 
 Deno.test("StdioTransport reads no more unanswered requests than its maximum; an answer or a cancel frees one", async () => {
   const h = harness(1024, { maxRequestsInFlight: 2 });
   await h.transport.start();
+  // The client's ids 1 to 5 are the SDK's 1 to 5 here: requests are numbered as read.
   await h.send(request(1) + request(2) + cancel(1) + request(3) + request(4) + request(5));
   await h.settle();
   assert.deepEqual(idsOf(h.messages), [1, 2]);
@@ -201,15 +208,35 @@ Deno.test("StdioTransport refuses a request whose id is in flight, and takes the
   await h.transport.start();
   await h.send(request(7) + request("7") + request(7));
   await h.settle();
-  // 7 and "7" are different ids; the second 7 is refused, the first one untouched.
-  assert.deepEqual(idsOf(h.messages), [7, "7"]);
+  // 7 and "7" are different ids (the SDK sees 1 and 2); the second 7 is refused, the first
+  // one untouched.
+  assert.deepEqual(idsOf(h.messages), [1, 2]);
   assert.deepEqual(h.written.map((l) => JSON.parse(l)), [{
     jsonrpc: "2.0",
     id: 7,
     error: { code: -32600, message: "Invalid Request: id 7 is in use by a request in flight" },
   }]);
-  await h.transport.send({ jsonrpc: "2.0", id: 7, result: {} });
+  await h.transport.send({ jsonrpc: "2.0", id: 1, result: {} });
   await h.send(request(7));
   await h.settle();
-  assert.deepEqual(idsOf(h.messages), [7, "7", 7]);
+  assert.deepEqual(idsOf(h.messages), [1, 2, 3]);
+  assert.deepEqual(h.written.map((l) => JSON.parse(l).id), [7, 7]);
+});
+
+Deno.test('StdioTransport gives the SDK ids of its own: a request 0 or "" can be cancelled', async () => {
+  const h = harness();
+  await h.transport.start();
+  await h.send(request(0) + request("") + cancel(0));
+  await h.settle();
+  // The SDK (1.32.2) ignores a cancel whose requestId is falsy: it sees 1 and 2 instead.
+  assert.deepEqual(h.messages.slice(0, 2).map((m) => (m as { id: unknown }).id), [1, 2]);
+  assert.deepEqual(h.messages[2], {
+    jsonrpc: "2.0",
+    method: "notifications/cancelled",
+    params: { requestId: 1 },
+  });
+  // The cancelled request's answer, if the SDK sent one anyway, is not the client's to get.
+  await h.transport.send({ jsonrpc: "2.0", id: 1, result: {} });
+  await h.transport.send({ jsonrpc: "2.0", id: 2, result: {} });
+  assert.deepEqual(h.written.map((l) => JSON.parse(l)), [{ jsonrpc: "2.0", id: "", result: {} }]);
 });

@@ -389,3 +389,74 @@ Deno.test("MCP serve: search_tools finds upstream tools with signatures, and run
   const refused = await call(s.client, "run_deno_code", { code: "1", allowedTools: ["github.*"] });
   assert.equal(data(refused).status, "rejected");
 });
+
+Deno.test("MCP serve: a request with id 0 can be cancelled (the SDK alone ignores it)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "conductor-mcp-" });
+  const configPath = join(dir, "conductor.jsonc");
+  await Deno.writeTextFile(
+    configPath,
+    JSON.stringify({ workspacesDir: join(dir, "ws"), denoDir: sharedDenoDir() }),
+  );
+  const server = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", "--allow-all", MAIN, "serve", "--config", configPath],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const input = server.stdin.getWriter();
+  const send = (message: Record<string, unknown>) =>
+    input.write(new TextEncoder().encode(JSON.stringify({ jsonrpc: "2.0", ...message }) + "\n"));
+  const lines = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  /** Reads answers until the one with this id; returns the ids of all seen. */
+  const answersUntil = async (id: number | string) => {
+    const seen: unknown[] = [];
+    while (!seen.includes(id)) {
+      const nl = buffered.indexOf("\n");
+      if (nl === -1) {
+        const { value, done } = await lines.read();
+        if (done) throw new Error(`the server ended before answering ${id}`);
+        buffered += value;
+        continue;
+      }
+      const message = JSON.parse(buffered.slice(0, nl));
+      buffered = buffered.slice(nl + 1);
+      if ("id" in message) seen.push(message.id);
+    }
+    return seen;
+  };
+  try {
+    await send({
+      id: "init",
+      method: "initialize",
+      params: {
+        protocolVersion: "2025-06-18",
+        capabilities: {},
+        clientInfo: { name: "t", version: "1" },
+      },
+    });
+    await answersUntil("init");
+    await send({ method: "notifications/initialized" });
+    await send({
+      id: 0,
+      method: "tools/call",
+      params: { name: "run_deno_code", arguments: { code: "while (true) {}", timeoutMs: 60_000 } },
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    await send({ method: "notifications/cancelled", params: { requestId: 0, reason: "test" } });
+    await send({ id: 1, method: "ping" });
+    // Cancelled: no answer comes for 0 (MCP), and the run ends as cancelled, not at its timeout.
+    assert.deepEqual(await answersUntil(1), [1]);
+    let audit = "";
+    for (let i = 0; i < 100 && !audit.includes('"status":"cancelled"'); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      audit = await Deno.readTextFile(join(dir, "ws", "audit.jsonl")).catch(() => "");
+    }
+    assert.match(audit, /"status":"cancelled"/);
+  } finally {
+    await input.close().catch(() => {});
+    await lines.cancel().catch(() => {});
+    await server.status;
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
