@@ -105,11 +105,13 @@ function throughputRow(figure: string, pair: PairedThroughput, target?: string):
  * Where a throughput round's CPU went, per call, beside the bare spawner's: the processes
  * that plan and spawn (`spawner`), and the sandbox children they reaped; and how much of
  * the machine stayed idle (CPU no run could use: a starved pipeline, not a slow one).
+ * `each`: names of the spawning processes, for a row of each one's own share.
  */
 function cpuRows(
   label: string,
   pair: { floor: Throughput; subject: Throughput },
   spawner: string,
+  each: string[] = [],
 ): void {
   const { floor, subject } = pair;
   for (const [part, name] of [["spawner", spawner], ["children", "children"]] as const) {
@@ -121,6 +123,13 @@ function cpuRows(
       unit: "ms",
     });
   }
+  each.forEach((name, i) =>
+    rows.push({
+      figure: `${label}: CPU per call, ${name}`,
+      median: subject.cpuMs.each[i]!,
+      unit: "ms",
+    })
+  );
   rows.push({
     figure: `${label}: machine idle`,
     median: subject.idlePercent,
@@ -204,6 +213,9 @@ const poolTp = await pairedThroughput(
   () => ok(warm.execute({ code: "1+1" })),
 );
 throughputRow("library, 8 in flight, prewarm on vs off", poolTp, ">= 1.00x (about)");
+// Its idle children would otherwise die (expire) during the MCP rounds, which count this
+// process's CPU and children too.
+await warm.close();
 results.throughput = { bare: bareTp, library: libTp.subject, prewarmOff: poolTp.floor };
 
 // The CLI end to end: a developer's `conductor exec -e "1+1"` (start-up, config, one run).
@@ -356,7 +368,9 @@ for (const inFlight of [2, 8]) {
   const [tp, floorTp] = [pair.subject, pair.floor];
   throughputRow(`MCP, ${inFlight} in flight`, pair, inFlight === 8 ? ">= 0.90x" : undefined);
   latencyRow(`MCP, ${inFlight} in flight, latency`, tp.latency, floorTp.latency);
-  if (inFlight === 8) cpuRows("MCP, 8 in flight", pair, "server + client");
+  if (inFlight === 8) {
+    cpuRows("MCP, 8 in flight", pair, "server + client", ["client (this process)", "server"]);
+  }
   results[`mcpPeakRssKb${inFlight}`] = peak;
 }
 await mcp.client.close();
@@ -463,7 +477,6 @@ rows.push({
   target: "< 2 ms",
 });
 
-await warm.close();
 await cold.close();
 await Deno.remove(dir, { recursive: true }).catch(() => {});
 
