@@ -212,7 +212,13 @@ export class SandboxChild {
     let quotaStopped = false;
     const measureQuota = async () => {
       const begun = performance.now();
-      const used = await quotaUsage(plan.workspace.filesDir);
+      let used: number;
+      try {
+        used = await quotaUsage(plan.workspace.filesDir);
+      } catch (error) {
+        fire("output_limit", (error as Error).message); // a folder the code made unreadable
+        return;
+      }
       if (used > quotaBytes!) {
         fire("output_limit", `The workspace reached ${used} bytes; its quota is ${quotaBytes}`);
       } else if (!quotaStopped) {

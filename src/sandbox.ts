@@ -24,7 +24,7 @@ import { PrewarmPool } from "./prewarm_pool.ts";
 import { ToolBridge } from "./tool_bridge.ts";
 import type { Upstreams } from "./upstreams.ts";
 import { SandboxChild } from "./run_child.ts";
-import { quotaUsage, readState, removeWorkspace } from "./workspace.ts";
+import { quotaUsage, readState, removeWorkspace, UnmeasurableError } from "./workspace.ts";
 
 export type { ExecutionPlan, ExecutionRequest } from "./execution_plan.ts";
 
@@ -335,7 +335,16 @@ export class Sandbox {
   /** A run that leaves the files folder over quota is reported; nothing is trimmed. */
   async #checkQuota(plan: ExecutionPlan, result: ExecutionResult): Promise<void> {
     if (!plan.granted.write) return;
-    const used = await quotaUsage(plan.workspace.filesDir);
+    let used: number;
+    try {
+      used = await quotaUsage(plan.workspace.filesDir);
+    } catch (error) {
+      if (!(error instanceof UnmeasurableError)) throw error;
+      result.warnings = [
+        `${error.message} (writes through the conductor are refused until then)`,
+      ];
+      return;
+    }
     if (used > this.config.workspaceQuotaBytes) {
       result.warnings = [
         `The workspace holds ${used} bytes, over its quota of ${this.config.workspaceQuotaBytes}: ` +

@@ -3,7 +3,7 @@
  * ever granted by default) and `<workspacesDir>/<id>/meta/` (conductor-owned: import map,
  * lockfile, bookkeeping; never granted). Ids, layout, bookkeeping, size, listing, GC.
  */
-import { join } from "node:path";
+import { join, relative } from "node:path";
 
 export interface Workspace {
   id: string;
@@ -167,8 +167,12 @@ export async function removeWorkspace(workspacesDir: string, id: string): Promis
     return true;
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
+    if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
   }
+  // A folder a run made unreadable (as the owner, a non-root conductor is refused too).
+  await restoreFolderAccess(ws.root);
+  await Deno.remove(ws.root, { recursive: true });
+  return true;
 }
 
 function statePath(ws: Workspace): string {
@@ -243,38 +247,80 @@ export async function withWorkspaceLock<T>(
  */
 export const QUOTA_ENTRY_BYTES = 4096;
 
-/** What a files folder counts against the workspace quota. */
+/**
+ * A folder below a files folder that the conductor cannot read or search: code with write
+ * access took its permissions away (`chmod 000`), which would hide what it holds.
+ */
+export class UnmeasurableError extends Error {
+  override name = "UnmeasurableError";
+}
+
+/**
+ * What a files folder counts against the workspace quota.
+ * @throws {UnmeasurableError} when a folder in it cannot be read: the quota fails closed
+ * rather than count that folder as empty (as the owner, a non-root conductor is refused
+ * like anyone else).
+ */
 export function quotaUsage(filesDir: string): Promise<number> {
-  return folderSize(filesDir, QUOTA_ENTRY_BYTES);
+  return folderSize(filesDir, QUOTA_ENTRY_BYTES, true);
 }
 
 /**
  * Bytes used below a folder (regular files, not following symlinks), plus `perEntry` for
- * every entry.
+ * every entry. What cannot be read counts as nothing, or, `strict`, throws.
  */
-export async function folderSize(dir: string, perEntry = 0): Promise<number> {
+export async function folderSize(dir: string, perEntry = 0, strict = false): Promise<number> {
   let total = 0;
   const stack = [dir];
+  const refused = (error: unknown, path: string) => {
+    if (!strict || !(error instanceof Deno.errors.PermissionDenied)) return;
+    throw new UnmeasurableError(
+      `The workspace's size cannot be measured: "${
+        relative(dir, path) || "."
+      }" cannot be read (its permissions were taken away); give them back (chmod u+rwx) or delete it`,
+    );
+  };
   while (stack.length) {
     const current = stack.pop()!;
-    let entries: AsyncIterable<Deno.DirEntry>;
     try {
-      entries = Deno.readDir(current);
-    } catch {
-      continue;
-    }
-    try {
-      for await (const entry of entries) {
+      for await (const entry of Deno.readDir(current)) {
         const path = join(current, entry.name);
         total += perEntry;
         if (entry.isDirectory) stack.push(path);
-        else if (entry.isFile) total += (await Deno.lstat(path).catch(() => ({ size: 0 }))).size;
+        else if (entry.isFile) {
+          total += await Deno.lstat(path).then((info) => info.size, (error) => {
+            refused(error, current);
+            return 0; // removed while walking
+          });
+        }
       }
-    } catch {
-      // removed while walking
+    } catch (error) {
+      if (error instanceof UnmeasurableError) throw error;
+      refused(error, current);
+      // otherwise removed while walking
     }
   }
   return total;
+}
+
+/**
+ * Gives the owner back every right on each folder below `dir` (never through a symlink),
+ * so that a tree whose permissions a run took away can be removed. Only for a workspace no
+ * run is using: a running child could swap a folder for a symlink meanwhile.
+ */
+async function restoreFolderAccess(dir: string): Promise<void> {
+  const stack = [dir];
+  while (stack.length) {
+    const current = stack.pop()!;
+    await Deno.chmod(current, 0o700).catch(() => {});
+    try {
+      for await (const entry of Deno.readDir(current)) {
+        if (entry.isDirectory) stack.push(join(current, entry.name));
+      }
+    } catch {
+      // gone, or still unreadable: the removal reports it
+    }
+  }
 }
 
 /** Every workspace with its size and bookkeeping, most recently used first. */

@@ -5,7 +5,7 @@
  */
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { isInside } from "./paths.ts";
-import { quotaUsage, type Workspace } from "./workspace.ts";
+import { quotaUsage, UnmeasurableError, type Workspace } from "./workspace.ts";
 
 /** A file request that cannot be served; the message says why. */
 export class WorkspaceFileError extends Error {
@@ -87,7 +87,10 @@ export async function writeWorkspaceFile(
     }
   } else bytes = new TextEncoder().encode(content);
   const existing = await Deno.lstat(abs).then((i) => i.isFile ? i.size : 0, () => 0);
-  const used = await quotaUsage(ws.filesDir);
+  const used = await quotaUsage(ws.filesDir).catch((error) => {
+    if (!(error instanceof UnmeasurableError)) throw error;
+    throw new WorkspaceFileError(`Cannot write "${path}": ${error.message}`);
+  });
   if (used - existing + bytes.length > options.quotaBytes) {
     throw new WorkspaceFileError(
       `Cannot write "${path}": the workspace would hold ${

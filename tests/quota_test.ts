@@ -2,6 +2,7 @@
  * The workspace quota holds while code runs, not only for the conductor's own writes.
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { folderSize } from "../src/workspace.ts";
 import { testSandbox } from "./helpers.ts";
 
@@ -44,4 +45,67 @@ Deno.test("empty folders and files count toward the quota: making thousands is k
   assert.match(result.error!.message, /quota is 1048576/);
   const entries = [...Deno.readDirSync(`${ts.config.workspacesDir}/inodes/files`)].length;
   assert.ok(entries < 20_000, `stopped soon after the quota: ${entries} folders`);
+});
+
+Deno.test("a folder made unreadable fails the quota closed, and its workspace is still removed (as a non-root user)", async () => {
+  // Root reads any folder; a conductor run by a user is refused like anyone else. So the
+  // walk runs as `nobody` when the tests run as root, on a copy of the module (its only
+  // import is node:path) in a folder nobody owns.
+  const dir = await Deno.makeTempDir({ prefix: "conductor-unreadable-" });
+  try {
+    await Deno.copyFile(new URL("../src/workspace.ts", import.meta.url), join(dir, "workspace.ts"));
+    await Deno.writeTextFile(
+      join(dir, "walk.ts"),
+      `import { openWorkspace, quotaUsage, removeWorkspace } from "./workspace.ts";
+      const root = Deno.args[0];
+      const ws = await openWorkspace(root, "c1");
+      const hidden = ws.filesDir + "/hidden";
+      await Deno.mkdir(hidden + "/deep", { recursive: true });
+      await Deno.writeFile(hidden + "/deep/big.bin", new Uint8Array(1 << 20));
+      const measure = () => quotaUsage(ws.filesDir).then(String, (e) => e.name + ": " + e.message);
+      const out = { readable: await measure() };
+      await Deno.chmod(hidden, 0o000);
+      out.unreadable = await measure();
+      await Deno.chmod(hidden, 0o500);
+      await Deno.chmod(hidden + "/deep", 0o400); // names can be listed, sizes not read
+      out.unsearchable = await measure();
+      await Deno.chmod(hidden + "/deep", 0o000);
+      out.removed = await removeWorkspace(root, "c1");
+      out.gone = await Deno.lstat(ws.root).then(() => false, () => true);
+      console.log(JSON.stringify(out));`,
+    );
+    await Deno.mkdir(join(dir, "ws"));
+    const run = [
+      "run",
+      "--no-prompt",
+      "--allow-all",
+      "--no-config",
+      join(dir, "walk.ts"),
+      join(dir, "ws"),
+    ];
+    const root = Deno.uid() === 0;
+    if (root) {
+      const chown = await new Deno.Command("chown", { args: ["-R", "65534:65534", dir] }).output();
+      assert.ok(chown.success);
+    }
+    const out = await new Deno.Command(root ? "setpriv" : Deno.execPath(), {
+      args: root
+        ? ["--reuid=65534", "--regid=65534", "--clear-groups", "--", Deno.execPath(), ...run]
+        : run,
+      cwd: dir,
+      env: { HOME: dir, DENO_DIR: join(dir, ".deno"), PATH: Deno.env.get("PATH") ?? "" },
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.ok(out.success, stderr);
+    const result = JSON.parse(new TextDecoder().decode(out.stdout));
+    assert.ok(Number(result.readable) > 1 << 20, result.readable);
+    assert.match(result.unreadable, /^UnmeasurableError: .*"hidden" cannot be read/);
+    assert.match(result.unsearchable, /^UnmeasurableError: .*"hidden\/deep" cannot be read/);
+    assert.deepEqual([result.removed, result.gone], [true, true]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
