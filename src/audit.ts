@@ -146,18 +146,22 @@ export class AuditLog {
           try {
             text += JSON.stringify(redactDeep(await record(), redact)) + "\n";
           } catch (error) {
-            log(`audit failed: ${error instanceof Error ? error.message : String(error)}`);
+            logFailure(error);
           }
         }
         if (text) await appendText(this.path, text);
       } catch (error) {
-        log(`audit failed: ${(error as Error).message}`);
+        logFailure(error);
       } finally {
         this.#pending -= batch.length;
       }
     }
     this.#flushing = undefined;
   }
+}
+
+function logFailure(error: unknown): void {
+  log(`audit failed: ${error instanceof Error ? error.message || error.name : String(error)}`);
 }
 
 /**
