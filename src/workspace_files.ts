@@ -181,15 +181,29 @@ export async function listWorkspaceFiles(
 ): Promise<{ entries: FileEntry[]; truncated: boolean }> {
   const entries: FileEntry[] = [];
   const stack = [ws.filesDir];
+  // Code may be changing the folder meanwhile, or have made a folder unreadable (chmod 000;
+  // as a non-root user the conductor is refused too): what cannot be read is left out.
+  const gone = (error: unknown) =>
+    error instanceof Deno.errors.NotFound || error instanceof Deno.errors.PermissionDenied;
   while (stack.length) {
     const dir = stack.pop()!;
     const children: Deno.DirEntry[] = [];
-    for await (const e of Deno.readDir(dir)) children.push(e);
+    try {
+      for await (const e of Deno.readDir(dir)) children.push(e);
+    } catch (error) {
+      if (!gone(error)) throw error;
+    }
     children.sort((a, b) => a.name.localeCompare(b.name));
     for (const e of children) {
       if (entries.length >= limit) return { entries, truncated: true };
       const abs = join(dir, e.name);
-      const info = await Deno.lstat(abs);
+      let info: Deno.FileInfo;
+      try {
+        info = await Deno.lstat(abs);
+      } catch (error) {
+        if (!gone(error)) throw error;
+        continue;
+      }
       const type = info.isSymlink ? "symlink" : info.isDirectory ? "directory" : "file";
       entries.push({
         path: relative(ws.filesDir, abs),

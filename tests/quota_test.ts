@@ -47,16 +47,19 @@ Deno.test("empty folders and files count toward the quota: making thousands is k
   assert.ok(entries < 20_000, `stopped soon after the quota: ${entries} folders`);
 });
 
-Deno.test("a folder made unreadable fails the quota closed, and its workspace is still removed (as a non-root user)", async () => {
+Deno.test("a folder made unreadable fails the quota closed, is listed without its contents, and its workspace is still removed (as a non-root user)", async () => {
   // Root reads any folder; a conductor run by a user is refused like anyone else. So the
   // walk runs as `nobody` when the tests run as root, on a copy of the module (its only
   // import is node:path) in a folder nobody owns.
   const dir = await Deno.makeTempDir({ prefix: "conductor-unreadable-" });
   try {
-    await Deno.copyFile(new URL("../src/workspace.ts", import.meta.url), join(dir, "workspace.ts"));
+    for (const module of ["workspace.ts", "workspace_files.ts", "paths.ts"]) {
+      await Deno.copyFile(new URL(`../src/${module}`, import.meta.url), join(dir, module));
+    }
     await Deno.writeTextFile(
       join(dir, "walk.ts"),
       `import { openWorkspace, quotaUsage, removeWorkspace } from "./workspace.ts";
+      import { listWorkspaceFiles } from "./workspace_files.ts";
       const root = Deno.args[0];
       const ws = await openWorkspace(root, "c1");
       const hidden = ws.filesDir + "/hidden";
@@ -66,6 +69,7 @@ Deno.test("a folder made unreadable fails the quota closed, and its workspace is
       const out = { readable: await measure() };
       await Deno.chmod(hidden, 0o000);
       out.unreadable = await measure();
+      out.listed = await listWorkspaceFiles(ws).then((l) => l.entries.map((e) => e.path), String);
       await Deno.chmod(hidden, 0o500);
       await Deno.chmod(hidden + "/deep", 0o400); // names can be listed, sizes not read
       out.unsearchable = await measure();
@@ -103,6 +107,8 @@ Deno.test("a folder made unreadable fails the quota closed, and its workspace is
     const result = JSON.parse(new TextDecoder().decode(out.stdout));
     assert.ok(Number(result.readable) > 1 << 20, result.readable);
     assert.match(result.unreadable, /^UnmeasurableError: .*"hidden" cannot be read/);
+    // list_files shows the folder, and nothing it cannot read (no error with a host path).
+    assert.deepEqual(result.listed, ["hidden"]);
     assert.match(result.unsearchable, /^UnmeasurableError: .*"hidden\/deep" cannot be read/);
     assert.deepEqual([result.removed, result.gone], [true, true]);
   } finally {
