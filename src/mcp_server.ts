@@ -251,7 +251,10 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
   const inFlight = new Set<{ controller: AbortController; done: Promise<unknown> }>();
   /** Conversations with a run or an install in progress here, and how many. */
   const busy = new Map<string, number>();
+  /** Set by `shutdown()`: no run or install starts after it has killed those in flight. */
+  let closing = false;
   async function busyWith<T>(id: string | undefined, fn: () => Promise<T>): Promise<T> {
+    if (closing) throw new BusyError("The server is shutting down: no new run or install starts");
     if (id === undefined) return await fn();
     busy.set(id, (busy.get(id) ?? 0) + 1);
     try {
@@ -591,6 +594,7 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
   return {
     server,
     async shutdown() {
+      closing = true;
       for (const entry of inFlight) entry.controller.abort(new Error("client disconnected"));
       await Promise.allSettled([...inFlight].map((e) => e.done));
       await sandbox.close();

@@ -19,6 +19,7 @@ import { installDependencies } from "./installer.ts";
 import { ownerToken, sweepOrphans, treeRssBytes } from "./process_group.ts";
 import { grantedEnvNames, isReservedEnv } from "./permissions.ts";
 import { makeRedactor } from "./redact.ts";
+import { log } from "./log.ts";
 import { preloadParser } from "./code_transform.ts";
 import { PrewarmPool } from "./prewarm_pool.ts";
 import { ToolBridge } from "./tool_bridge.ts";
@@ -308,7 +309,11 @@ export class Sandbox {
       return result;
     } finally {
       if (options.ephemeral && request.conversationId === undefined && plan.workspace.root) {
-        await removeWorkspace(this.config.workspacesDir, plan.conversationId);
+        // The run's result stands; a workspace left (a process of the run still working in
+        // it) is said, and collected once idle.
+        await removeWorkspace(this.config.workspacesDir, plan.conversationId).catch((error) =>
+          log(`could not remove workspace ${plan.conversationId}: ${error.message}`)
+        );
       }
     }
   }

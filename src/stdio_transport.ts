@@ -158,10 +158,13 @@ export class StdioTransport implements Transport {
         if (nl === -1) break;
         // Security: each request may bring another answer to hold until the client reads it.
         if (this.#full()) await this.#waitForRoom();
+        // Closed meanwhile: what is left of the input is not handed on (no run may start).
+        if (this.#closed) return;
         endLine();
         start = nl + 1;
       }
     }
+    if (this.#closed) return;
     // A last line without its newline is a line too.
     if (length || discarding) endLine();
     if (this.onend) this.onend();
@@ -194,7 +197,9 @@ export class StdioTransport implements Transport {
         this.#sendError(
           message.id,
           -32600,
-          `Invalid Request: id ${JSON.stringify(message.id)} is in use by a request in flight`,
+          `Invalid Request: id ${
+            JSON.stringify(message.id).slice(0, 100)
+          } is in use by a request in flight`,
         );
         return;
       }
@@ -203,13 +208,14 @@ export class StdioTransport implements Transport {
       this.#clientIds.set(id, message.id);
       message = { ...message, id };
     } else if (message.method === "notifications/cancelled") {
-      // The client gave up on it: no answer will come (MCP), and its id is free.
+      // The client gave up on it: no answer will come (MCP), and its id is free. A cancel
+      // for a request no longer in flight (answered meanwhile, as MCP allows) goes nowhere:
+      // its id, as a number, could name another request among the SDK's own.
       const params = message.params as { requestId?: string | number } | undefined;
       const id = params?.requestId === undefined ? undefined : this.#inFlight.get(params.requestId);
-      if (id !== undefined) {
-        this.#answered(id);
-        message = { ...message, params: { ...params, requestId: id } };
-      }
+      if (id === undefined) return;
+      this.#answered(id);
+      message = { ...message, params: { ...params, requestId: id } };
     }
     try {
       this.onmessage?.(message);

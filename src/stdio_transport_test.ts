@@ -190,17 +190,54 @@ Deno.test("StdioTransport reads no requests while the client leaves its answers 
 Deno.test("StdioTransport reads no more unanswered requests than its maximum; an answer or a cancel frees one", async () => {
   const h = harness(1024, { maxRequestsInFlight: 2 });
   await h.transport.start();
-  // The client's ids 1 to 5 are the SDK's 1 to 5 here: requests are numbered as read.
-  await h.send(request(1) + request(2) + cancel(1) + request(3) + request(4) + request(5));
+  // The client's "a" to "e" are the SDK's 1 to 5: requests are numbered as read.
+  await h.send(
+    request("a") + request("b") + cancel("a") + request("c") + request("d") + request("e"),
+  );
   await h.settle();
   assert.deepEqual(idsOf(h.messages), [1, 2]);
   await h.transport.send({ jsonrpc: "2.0", id: 2, result: {} });
   await h.settle();
-  // The cancel freed 1: both 3 and 4 are in flight now, and 5 waits.
+  // The cancel freed "a" (the SDK is told 1): both "c" and "d" are in flight now, "e" waits.
   assert.deepEqual(idsOf(h.messages), [1, 2, "notifications/cancelled", 3, 4]);
+  assert.deepEqual((h.messages[2] as { params: unknown }).params, { requestId: 1 });
   await h.transport.send({ jsonrpc: "2.0", id: 3, error: { code: -1, message: "no" } });
   await h.settle();
   assert.deepEqual(idsOf(h.messages).slice(5), [5]);
+  assert.deepEqual(h.written.map((l) => JSON.parse(l).id), ["b", "c"]);
+});
+
+Deno.test("StdioTransport drops a cancel that comes after its answer: it never reaches another request", async () => {
+  const h = harness();
+  await h.transport.start();
+  // The SDK numbers these 1, 2 and 3: a raw 2 would name the slow request.
+  await h.send(request("init") + request(1) + request(2));
+  await h.settle();
+  await h.transport.send({ jsonrpc: "2.0", id: 3, result: {} }); // the answer to 2
+  await h.send(cancel(2) + cancel("never-sent"));
+  await h.settle();
+  assert.deepEqual(idsOf(h.messages), [1, 2, 3]);
+  // The slow request is still in flight, and its own cancel still reaches it.
+  await h.send(cancel(1));
+  await h.settle();
+  assert.deepEqual(h.messages[3], {
+    jsonrpc: "2.0",
+    method: "notifications/cancelled",
+    params: { requestId: 2 },
+  });
+});
+
+Deno.test("StdioTransport hands nothing on once closed, even lines it had read and held back", async () => {
+  const h = harness(1024, { maxRequestsInFlight: 1 });
+  let ended = false;
+  h.transport.onend = () => ended = true;
+  await h.transport.start();
+  await h.send(request(1) + request(2) + request(3));
+  await h.settle();
+  assert.deepEqual(idsOf(h.messages), [1]);
+  await h.transport.close();
+  await h.settle();
+  assert.deepEqual([idsOf(h.messages), ended], [[1], false]);
 });
 
 Deno.test("StdioTransport refuses a request whose id is in flight, and takes the id again once answered", async () => {

@@ -170,6 +170,12 @@ export async function removeWorkspace(workspacesDir: string, id: string): Promis
     if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
   }
   // A folder a run made unreadable (as the owner, a non-root conductor is refused too).
+  if (busyWorkspaceIds(workspacesDir).has(id)) {
+    throw new WorkspaceIdError(
+      `Workspace "${id}" holds folders that cannot be read, and a process is working in it: ` +
+        "it is removed once that process has ended",
+    );
+  }
   await restoreFolderAccess(ws.root);
   await Deno.remove(ws.root, { recursive: true });
   return true;
@@ -272,12 +278,17 @@ export function quotaUsage(filesDir: string): Promise<number> {
 export async function folderSize(dir: string, perEntry = 0, strict = false): Promise<number> {
   let total = 0;
   const stack = [dir];
+  // Anything but a folder or file removed while walking: a folder made unreadable, a path
+  // nested past the system's length limit (through renames)...
   const refused = (error: unknown, path: string) => {
-    if (!strict || !(error instanceof Deno.errors.PermissionDenied)) return;
+    if (!strict || error instanceof Deno.errors.NotFound) return;
+    const shown = JSON.stringify((relative(dir, path) || ".").slice(0, 200));
+    const why = error instanceof Deno.errors.PermissionDenied
+      ? "its permissions were taken away; give them back (chmod u+rwx) or delete it"
+      // The OS's reason only: Deno's message goes on with the host path.
+      : `${String((error as Error)?.message ?? error).split(" (os error")[0]}; delete it`;
     throw new UnmeasurableError(
-      `The workspace's size cannot be measured: "${
-        relative(dir, path) || "."
-      }" cannot be read (its permissions were taken away); give them back (chmod u+rwx) or delete it`,
+      `The workspace's size cannot be measured: ${shown} cannot be read (${why})`,
     );
   };
   while (stack.length) {
@@ -304,14 +315,16 @@ export async function folderSize(dir: string, perEntry = 0, strict = false): Pro
 }
 
 /**
- * Gives the owner back every right on each folder below `dir` (never through a symlink),
- * so that a tree whose permissions a run took away can be removed. Only for a workspace no
- * run is using: a running child could swap a folder for a symlink meanwhile.
+ * Gives the owner back every right on each folder below `dir`, so that a tree whose
+ * permissions a run took away can be removed. Security: `chmod` follows symlinks, so each
+ * path is checked to be a folder first, and only in a workspace no process works in (one
+ * could swap a folder for a symlink between the check and the chmod).
  */
 async function restoreFolderAccess(dir: string): Promise<void> {
   const stack = [dir];
   while (stack.length) {
     const current = stack.pop()!;
+    if (!(await Deno.lstat(current).catch(() => undefined))?.isDirectory) continue;
     await Deno.chmod(current, 0o700).catch(() => {});
     try {
       for await (const entry of Deno.readDir(current)) {

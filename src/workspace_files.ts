@@ -182,16 +182,15 @@ export async function listWorkspaceFiles(
   const entries: FileEntry[] = [];
   const stack = [ws.filesDir];
   // Code may be changing the folder meanwhile, or have made a folder unreadable (chmod 000;
-  // as a non-root user the conductor is refused too): what cannot be read is left out.
-  const gone = (error: unknown) =>
-    error instanceof Deno.errors.NotFound || error instanceof Deno.errors.PermissionDenied;
+  // as a non-root user the conductor is refused too) or nested past the length limit for
+  // paths: what cannot be read is left out (an error would name a host path).
   while (stack.length) {
     const dir = stack.pop()!;
     const children: Deno.DirEntry[] = [];
     try {
       for await (const e of Deno.readDir(dir)) children.push(e);
-    } catch (error) {
-      if (!gone(error)) throw error;
+    } catch {
+      // left out, with whatever it holds
     }
     children.sort((a, b) => a.name.localeCompare(b.name));
     for (const e of children) {
@@ -200,8 +199,7 @@ export async function listWorkspaceFiles(
       let info: Deno.FileInfo;
       try {
         info = await Deno.lstat(abs);
-      } catch (error) {
-        if (!gone(error)) throw error;
+      } catch {
         continue;
       }
       const type = info.isSymlink ? "symlink" : info.isDirectory ? "directory" : "file";

@@ -3,7 +3,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { folderSize } from "../src/workspace.ts";
+import { folderSize, openWorkspace, quotaUsage, removeWorkspace } from "../src/workspace.ts";
+import { listWorkspaceFiles } from "../src/workspace_files.ts";
 import { testSandbox } from "./helpers.ts";
 
 Deno.test("a run that keeps writing past the workspace quota is killed, with its output kept", async () => {
@@ -87,6 +88,11 @@ Deno.test({
       await Deno.chmod(hidden + "/deep", 0o400); // names can be listed, sizes not read
       out.unsearchable = await measure();
       await Deno.chmod(hidden + "/deep", 0o000);
+      // Not while a process works in it: it could swap a folder for a symlink to chmod.
+      const worker = new Deno.Command("sleep", { args: ["30"], cwd: ws.filesDir }).spawn();
+      out.whileBusy = await removeWorkspace(root, "c1").then(String, (e) => e.name);
+      worker.kill("SIGKILL");
+      await worker.status;
       out.removed = await removeWorkspace(root, "c1");
       out.gone = await Deno.lstat(ws.root).then(() => false, () => true);
       console.log(JSON.stringify(out));`,
@@ -121,7 +127,44 @@ Deno.test({
     // list_files shows the folder, and nothing it cannot read (no error with a host path).
     assert.deepEqual(result.listed, ["hidden"]);
     assert.match(result.unsearchable, /^UnmeasurableError: .*"hidden\/deep" cannot be read/);
-    assert.deepEqual([result.removed, result.gone], [true, true]);
+    assert.deepEqual([result.whileBusy, result.removed, result.gone], [
+      "WorkspaceIdError",
+      true,
+      true,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a tree nested past the length limit for paths fails the quota closed too, and is listed and removed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "conductor-deep-" });
+  try {
+    const ws = await openWorkspace(dir, "c1");
+    // Two chains of 3000 characters, each a legal path, one moved to the end of the other
+    // from inside it (as code with write access can): a megabyte at a path of 6000.
+    const chain = Array(15).fill("d".repeat(200)).join("/");
+    const setup = `
+      await Deno.mkdir("a/${chain}", { recursive: true });
+      await Deno.mkdir("b/${chain}", { recursive: true });
+      await Deno.writeFile("b/${chain}/big.bin", new Uint8Array(1 << 20));
+      Deno.chdir("a/${chain}");
+      await Deno.rename("${ws.filesDir}/b", "b");`;
+    const made = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", setup],
+      cwd: ws.filesDir,
+      stderr: "piped",
+    }).output();
+    assert.ok(made.success, new TextDecoder().decode(made.stderr));
+    await assert.rejects(quotaUsage(ws.filesDir), (error: Error) => {
+      assert.equal(error.name, "UnmeasurableError");
+      assert.match(error.message, /cannot be read \(File name too long; delete it\)/);
+      assert.ok(!error.message.includes(dir), `no host path: ${error.message}`);
+      return true;
+    });
+    const listed = await listWorkspaceFiles(ws);
+    assert.ok(listed.entries.some((e) => e.path === "a"), JSON.stringify(listed).slice(0, 200));
+    assert.equal(await removeWorkspace(dir, "c1"), true);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
