@@ -1,14 +1,19 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { installSessionLauncher, launcherBytes } from "./session_launcher.ts";
+import { CHILD_NICE, installSessionLauncher, launcherBytes } from "./session_launcher.ts";
 import { spawnGroupLeader } from "./process_group.ts";
 
 const supported = Deno.build.os === "linux" && Deno.build.arch === "x86_64";
 
-/** pid, process group and session of a process, from its /proc stat line. */
-function ids(stat: string): { pid: string; pgid: string; sid: string } {
+/** pid, process group, session and nice value of a process, from its /proc stat line. */
+function ids(stat: string): { pid: string; pgid: string; sid: string; nice: number } {
   const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return { pid: stat.slice(0, stat.indexOf(" ")), pgid: rest[2]!, sid: rest[3]! };
+  return {
+    pid: stat.slice(0, stat.indexOf(" ")),
+    pgid: rest[2]!,
+    sid: rest[3]!,
+    nice: Number(rest[16]),
+  };
 }
 
 async function run(argv: string[], env: Record<string, string> = {}) {
@@ -43,6 +48,13 @@ Deno.test({
           assert.notEqual(sid, ids(await Deno.readTextFile("/proc/self/stat")).sid);
         },
       );
+      await t.step("the program runs at a lower CPU priority than its starter", async () => {
+        const own = ids(await Deno.readTextFile("/proc/self/stat")).nice;
+        assert.ok(own < CHILD_NICE, `this test runs at nice ${own}`);
+        const { code, stdout } = await run([launcher, "/bin/cat", "/proc/self/stat"]);
+        assert.equal(code, 0);
+        assert.equal(ids(stdout).nice, CHILD_NICE);
+      });
       await t.step("argv and env reach the program exactly, and nothing else", async () => {
         const args = ["a b", "", "--", "é\n"];
         const printArgs = await run([
