@@ -24,6 +24,7 @@ import { sha256Hex } from "./hash.ts";
 import { registryCacheDir } from "./npm_registry.ts";
 import { isInside } from "./paths.ts";
 import { killGroup, spawnGroupLeader } from "./process_group.ts";
+import { sessionLauncher } from "./session_launcher.ts";
 import { readState, withWorkspaceLock, type Workspace, writeState } from "./workspace.ts";
 
 export type InstallStatus = "installed" | "skipped" | "rejected" | "install_error";
@@ -397,6 +398,8 @@ async function runInstallChild(
     "--entrypoint",
     stage.entry,
   ];
+  // Through the session launcher, like a run: its own group, killed with a conductor that
+  // dies, at a lower CPU priority.
   const child = spawnGroupLeader(Deno.execPath(), {
     args,
     cwd: ws.metaDir,
@@ -405,7 +408,7 @@ async function runInstallChild(
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-  });
+  }, await sessionLauncher(config.denoDir));
   let killedFor: string | undefined;
   let exited = false;
   child.status.finally(() => exited = true);

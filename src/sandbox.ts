@@ -6,7 +6,7 @@ import { AuditLog, auditRecord, checkAuditFile } from "./audit.ts";
 import { BusyError, Limiter } from "./concurrency.ts";
 import type { ResolvedConfig } from "./config.ts";
 import { prepareDenoDir } from "./deno_dir.ts";
-import { installSessionLauncher } from "./session_launcher.ts";
+import { sessionLauncher } from "./session_launcher.ts";
 import type { ExecutionResult } from "./execution_result.ts";
 import {
   applyWorkspaceState,
@@ -142,7 +142,7 @@ export class Sandbox {
       await Deno.mkdir(this.config.workspacesDir, { recursive: true });
       await prepareDenoDir(this.config.denoDir);
       if (this.config.auditFile) await checkAuditFile(this.config.auditFile);
-      this.#launcher = await installSessionLauncher(this.config.denoDir);
+      this.#launcher = await sessionLauncher(this.config.denoDir);
       sweepOrphans(BOOTSTRAP_PATH);
     })();
   }

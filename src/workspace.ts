@@ -170,12 +170,6 @@ export async function removeWorkspace(workspacesDir: string, id: string): Promis
     if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
   }
   // A folder a run made unreadable (as the owner, a non-root conductor is refused too).
-  if (busyWorkspaceIds(workspacesDir).has(id)) {
-    throw new WorkspaceIdError(
-      `Workspace "${id}" holds folders that cannot be read, and a process is working in it: ` +
-        "it is removed once that process has ended",
-    );
-  }
   await restoreFolderAccess(ws.root);
   await Deno.remove(ws.root, { recursive: true });
   return true;
@@ -278,10 +272,13 @@ export function quotaUsage(filesDir: string): Promise<number> {
 export async function folderSize(dir: string, perEntry = 0, strict = false): Promise<number> {
   let total = 0;
   const stack = [dir];
-  // Anything but a folder or file removed while walking: a folder made unreadable, a path
-  // nested past the system's length limit (through renames)...
+  // Anything but a folder or file removed or replaced while walking (`rm -rf out; build >
+  // out`): a folder made unreadable, a path nested past the system's length limit...
   const refused = (error: unknown, path: string) => {
-    if (!strict || error instanceof Deno.errors.NotFound) return;
+    if (
+      !strict || error instanceof Deno.errors.NotFound ||
+      error instanceof Deno.errors.NotADirectory
+    ) return;
     const shown = JSON.stringify((relative(dir, path) || ".").slice(0, 200));
     const why = error instanceof Deno.errors.PermissionDenied
       ? "its permissions were taken away; give them back (chmod u+rwx) or delete it"
@@ -317,8 +314,10 @@ export async function folderSize(dir: string, perEntry = 0, strict = false): Pro
 /**
  * Gives the owner back every right on each folder below `dir`, so that a tree whose
  * permissions a run took away can be removed. Security: `chmod` follows symlinks, so each
- * path is checked to be a folder first, and only in a workspace no process works in (one
- * could swap a folder for a symlink between the check and the chmod).
+ * path is checked to be a folder first (readDir never lists a symlink as one). Left: a
+ * process working in the workspace meanwhile could swap a folder for a symlink between
+ * that check and the chmod; runs of this conductor are over by then (`delete_workspace` is
+ * refused during one), and Deno has no chmod through a descriptor.
  */
 async function restoreFolderAccess(dir: string): Promise<void> {
   const stack = [dir];

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { resolveConfig } from "../src/config.ts";
 import type { ExecutionResult } from "../src/execution_result.ts";
 import { installDependencies, type InstallResult } from "../src/installer.ts";
+import { CHILD_NICE } from "../src/session_launcher.ts";
 import { openWorkspace, readState, withWorkspaceLock, workspacePaths } from "../src/workspace.ts";
 import { WorkspaceFileError, writeWorkspaceFile } from "../src/workspace_files.ts";
 import { launcherBytes } from "../src/session_launcher.ts";
@@ -1131,4 +1132,32 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
     for (const dir of extraDirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
     for (const m of MARKERS) await Deno.remove(m).catch(() => {});
   }
+});
+
+Deno.test("an install child starts through the session launcher: its own session, a lower priority", async () => {
+  await using registry = await NpmRegistryFixture.start([HELLO]);
+  registry.delayMs = 1500; // long enough to look at the child while it waits
+  await using ts = await testSandbox({}, { npmRegistry: registry.url });
+  await ts.sandbox.init();
+  const ws = await openWorkspace(ts.config.workspacesDir, "niced");
+  const install = installDependencies(ts.config, ws, ["npm:fixture-hello@1.0.0"]);
+  let seen: string[] | undefined;
+  for (let i = 0; i < 100 && !seen; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    for (const entry of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(entry.name)) continue;
+      const cwd = await Deno.readLink(`/proc/${entry.name}/cwd`).catch(() => "");
+      if (cwd !== ws.metaDir) continue;
+      const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`).catch(() => "");
+      if (stat) seen = [entry.name, ...stat.slice(stat.lastIndexOf(")") + 2).split(" ")];
+    }
+  }
+  assert.ok(seen, "no install child seen");
+  const [pid, , , , sid] = seen;
+  const own = Number(
+    (await Deno.readTextFile("/proc/self/stat")).split(") ")[1]!.split(" ")[16],
+  );
+  assert.equal(sid, pid, "the leader of its own session");
+  assert.equal(Number(seen[17]), Math.max(own, CHILD_NICE));
+  assert.equal((await install).status, "installed");
 });

@@ -88,11 +88,6 @@ Deno.test({
       await Deno.chmod(hidden + "/deep", 0o400); // names can be listed, sizes not read
       out.unsearchable = await measure();
       await Deno.chmod(hidden + "/deep", 0o000);
-      // Not while a process works in it: it could swap a folder for a symlink to chmod.
-      const worker = new Deno.Command("sleep", { args: ["30"], cwd: ws.filesDir }).spawn();
-      out.whileBusy = await removeWorkspace(root, "c1").then(String, (e) => e.name);
-      worker.kill("SIGKILL");
-      await worker.status;
       out.removed = await removeWorkspace(root, "c1");
       out.gone = await Deno.lstat(ws.root).then(() => false, () => true);
       console.log(JSON.stringify(out));`,
@@ -127,11 +122,7 @@ Deno.test({
     // list_files shows the folder, and nothing it cannot read (no error with a host path).
     assert.deepEqual(result.listed, ["hidden"]);
     assert.match(result.unsearchable, /^UnmeasurableError: .*"hidden\/deep" cannot be read/);
-    assert.deepEqual([result.whileBusy, result.removed, result.gone], [
-      "WorkspaceIdError",
-      true,
-      true,
-    ]);
+    assert.deepEqual([result.removed, result.gone], [true, true]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -165,6 +156,18 @@ Deno.test("a tree nested past the length limit for paths fails the quota closed 
     const listed = await listWorkspaceFiles(ws);
     assert.ok(listed.entries.some((e) => e.path === "a"), JSON.stringify(listed).slice(0, 200));
     assert.equal(await removeWorkspace(dir, "c1"), true);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a folder replaced by a file while the quota walks it is not a failure", async () => {
+  // The walk lists a folder, then reads it: code may have made it a file meanwhile (`rm -rf
+  // out; build > out`). The read then fails with "Not a directory", as on this root.
+  const dir = await Deno.makeTempDir({ prefix: "conductor-replaced-" });
+  try {
+    await Deno.writeTextFile(join(dir, "out"), "now a file");
+    assert.equal(await quotaUsage(join(dir, "out")), 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
