@@ -6,8 +6,10 @@
  * for round for throughput): this machine's speed drifts by 20 % within minutes.
  *
  * Floors: a bare `deno run --no-prompt` of the same code spawned from Deno (latency,
- * throughput, memory), a bare run importing the same cached npm package, and a direct SDK
- * client call to the same upstream (code mode). Throughput rounds also show where the CPU
+ * throughput, memory), a bare run importing the same cached npm package, a direct SDK
+ * client call to the same upstream (code mode), and, for MCP throughput beside the bare
+ * floor, an SDK server that spawns bare runs (`mcp_floor_server.ts`: what MCP itself costs
+ * on the same cores, apart from the sandbox). Throughput rounds also show where the CPU
  * went per call: the conductor (with the MCP client, over MCP) and its children, beside the
  * bare spawner and its children.
  */
@@ -293,7 +295,8 @@ if (installed.status !== "installed" && installed.status !== "skipped") {
 
 // 5. MCP over stdio with the SDK client.
 note("MCP stdio");
-async function startServer() {
+/** The conductor's MCP server, or `program` (the MCP floor), started as README.md says. */
+async function startServer(program?: string[]) {
   const configPath = join(dir, "conductor.jsonc");
   await Deno.writeTextFile(
     configPath,
@@ -307,10 +310,7 @@ async function startServer() {
       "--no-prompt",
       "--allow-all",
       "--v8-flags=--max-semi-space-size=4,--no-concurrent-recompilation,--optimize-for-size,--max-opt=2",
-      MAIN,
-      "serve",
-      "--config",
-      configPath,
+      ...(program ?? [MAIN, "serve", "--config", configPath]),
     ],
     stderr: "ignore",
   });
@@ -373,6 +373,21 @@ for (const inFlight of [2, 8]) {
   }
   results[`mcpPeakRssKb${inFlight}`] = peak;
 }
+// The same load against the MCP floor: what the sandbox costs beyond MCP itself.
+const floorServer = await startServer([
+  fileURLToPath(new URL("./mcp_floor_server.ts", import.meta.url)),
+  one,
+]);
+const floorCall = () =>
+  floorServer.client.callTool({ name: "run_deno_code", arguments: { code: "1+1" } });
+const overFloor = await pairedThroughput(TP_ROUNDS, TP_CALLS, 8, floorCall, () => call("1+1"));
+await floorServer.client.close();
+rows.push({
+  figure: "MCP floor: SDK server spawning bare, 8 in flight",
+  median: overFloor.floor.callsPerSecond,
+  unit: "calls/s",
+});
+throughputRow("MCP, 8 in flight, vs the MCP floor", overFloor);
 await mcp.client.close();
 
 // Memory of a fresh server: after 10 executions, then after MANY and 2 x MANY more (8 in
