@@ -8,7 +8,8 @@
  *
  * The death signal: a conductor that dies without cleaning up (SIGKILL, the OOM killer)
  * takes its sandbox children with it at once, instead of leaving an endless loop spinning
- * until the next conductor's orphan sweep. It survives the exec of the child, and is sent
+ * until the next conductor's orphan sweep. A conductor that died before the prctl (no
+ * signal would come) is seen by the parent pid, read before and after: then nothing runs. It survives the exec of the child, and is sent
  * when the spawning thread ends: the conductor spawns from its main thread, whose end is
  * the process's. What the child itself starts (with `run` granted) does not inherit it; the
  * sweep still finds those, by their group.
@@ -16,7 +17,7 @@
  * Why not util-linux `setsid`: that one is dynamically linked and sets up libc and a locale
  * before its one system call, 0.5-0.7 ms of CPU on every child (measured by the child's own
  * rusage, interleaved runs); this one costs ~0.2 ms. Why not Deno's `detached: true`: it
- * forks the whole conductor (1.5-2 ms, blocking). The program is 273 bytes, written below
+ * forks the whole conductor (1.5-2 ms, blocking). The program is 295 bytes, written below
  * with its assembly; `session_launcher_test.ts` checks what it does.
  *
  * Security: it lives in the children's DENO_DIR, which no grant may ever reach (the
@@ -47,16 +48,23 @@ export const CHILD_NICE = 10;
 
 /** The code, at CODE_OFFSET. At entry, [rsp] = argc, then argv[0..argc-1], NULL, envp... */
 const CODE = [
+  [0xb8, 0x6e, 0x00, 0x00, 0x00], // mov eax, 110            getppid(): the starter
+  [0x0f, 0x05], //                   syscall
+  [0x49, 0x89, 0xc4], //             mov r12, rax            (kept across system calls)
   [0xb8, 0x70, 0x00, 0x00, 0x00], // mov eax, 112            setsid()
   [0x0f, 0x05], //                   syscall
   [0x48, 0x85, 0xc0], //             test rax, rax
-  [0x78, 0x49], //                   js fail                 (-errno: run nothing)
+  [0x78, 0x55], //                   js fail                 (-errno: run nothing)
   [0xbf, 0x01, 0x00, 0x00, 0x00], // mov edi, 1             PR_SET_PDEATHSIG
   [0xbe, 0x09, 0x00, 0x00, 0x00], // mov esi, 9             SIGKILL
   [0xb8, 0x9d, 0x00, 0x00, 0x00], // mov eax, 157           prctl(PR_SET_PDEATHSIG, SIGKILL)
   [0x0f, 0x05], //                   syscall
   [0x48, 0x85, 0xc0], //             test rax, rax
-  [0x75, 0x33], //                   jnz fail                (an error: run nothing)
+  [0x75, 0x3f], //                   jnz fail                (an error: run nothing)
+  [0xb8, 0x6e, 0x00, 0x00, 0x00], // mov eax, 110            getppid() again
+  [0x0f, 0x05], //                   syscall
+  [0x4c, 0x39, 0xe0], //             cmp rax, r12
+  [0x75, 0x33], //                   jne fail                (the starter died before prctl)
   [0x31, 0xff], //                   xor edi, edi            PRIO_PROCESS
   [0x31, 0xf6], //                   xor esi, esi            this process
   [0xb8, 0x8c, 0x00, 0x00, 0x00], // mov eax, 140           getpriority: 20 - nice, or -errno
