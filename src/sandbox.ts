@@ -309,8 +309,8 @@ export class Sandbox {
       return result;
     } finally {
       if (options.ephemeral && request.conversationId === undefined && plan.workspace.root) {
-        // The run's result stands; a workspace left (a process of the run still working in
-        // it) is said, and collected once idle.
+        // The run's result stands; a workspace that could not be removed is said, and
+        // collected once idle.
         await removeWorkspace(this.config.workspacesDir, plan.conversationId).catch((error) =>
           log(`could not remove workspace ${plan.conversationId}: ${error.message}`)
         );

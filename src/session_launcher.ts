@@ -8,11 +8,12 @@
  *
  * The death signal: a conductor that dies without cleaning up (SIGKILL, the OOM killer)
  * takes its sandbox children with it at once, instead of leaving an endless loop spinning
- * until the next conductor's orphan sweep. A conductor that died before the prctl (no
- * signal would come) is seen by the parent pid, read before and after: then nothing runs. It survives the exec of the child, and is sent
+ * until the next conductor's orphan sweep. It survives the exec of the child, and is sent
  * when the spawning thread ends: the conductor spawns from its main thread, whose end is
- * the process's. What the child itself starts (with `run` granted) does not inherit it; the
- * sweep still finds those, by their group.
+ * the process's. A conductor that died before the prctl (no signal would come) is seen by
+ * the parent pid, read before and after: then nothing runs. What the child itself starts
+ * (with `run` granted) does not inherit the signal; the sweep still finds those, by their
+ * group.
  *
  * Why not util-linux `setsid`: that one is dynamically linked and sets up libc and a locale
  * before its one system call, 0.5-0.7 ms of CPU on every child (measured by the child's own
@@ -39,7 +40,7 @@ const CODE_OFFSET = ELF_HEADER_SIZE + 2 * PROGRAM_HEADER_SIZE;
 /**
  * The nice value children run at: below the conductor's usual 0, so that busy sandboxed code
  * never delays the conductor's own work (reading its children's output, answering, timeouts,
- * cancels). On two cores at 8 calls in flight, 1.5-1.7 % more calls per second than with
+ * cancels). On two cores at 8 calls in flight, 1.5-2.1 % more calls per second than with
  * children at the conductor's priority (three A/Bs of 14-16 rounds of 200 calls, interleaved
  * servers). Only ever lowered: a conductor already at this nice value or above (which root
  * could raise) keeps it for its children; a failure leaves the conductor's.

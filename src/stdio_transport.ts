@@ -101,7 +101,10 @@ export class StdioTransport implements Transport {
   }
 
   #checkRoom(): void {
-    if (this.#room && this.#pending <= this.#maxPending / 2 && !this.#full()) {
+    if (
+      this.#room && this.#pending <= this.#maxPending / 2 &&
+      this.#inFlight.size < this.#maxInFlight
+    ) {
       this.#room.resolve();
       this.#room = undefined;
     }

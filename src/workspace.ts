@@ -249,7 +249,8 @@ export const QUOTA_ENTRY_BYTES = 4096;
 
 /**
  * A folder below a files folder that the conductor cannot read or search: code with write
- * access took its permissions away (`chmod 000`), which would hide what it holds.
+ * access took its permissions away (`chmod 000`) or nested it past the length limit for
+ * paths, which would hide what it holds.
  */
 export class UnmeasurableError extends Error {
   override name = "UnmeasurableError";

@@ -33,14 +33,33 @@ interface Served {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Starts `main.ts serve` with a config in a temp folder; always closed by `await using`. */
-async function serve(config: Record<string, unknown> = {}): Promise<Served> {
+/** A temp folder with a config for `main.ts serve`: workspaces in `ws/`, shared DENO_DIR. */
+async function serveConfig(config: Record<string, unknown> = {}) {
   const dir = await Deno.makeTempDir({ prefix: "conductor-mcp-" });
   const configPath = join(dir, "conductor.jsonc");
   await Deno.writeTextFile(
     configPath,
     JSON.stringify({ workspacesDir: join(dir, "ws"), denoDir: sharedDenoDir(), ...config }),
   );
+  return { dir, configPath };
+}
+
+/**
+ * The audit file of a server's folder once it holds `text`: a cancelled run's line is
+ * written once its child is gone, which may come after later answers.
+ */
+async function auditWith(dir: string, text: string): Promise<string> {
+  let audit = "";
+  for (let i = 0; i < 100 && !audit.includes(text); i++) {
+    if (i) await new Promise((r) => setTimeout(r, 50));
+    audit = await Deno.readTextFile(join(dir, "ws", "audit.jsonl")).catch(() => "");
+  }
+  return audit;
+}
+
+/** Starts `main.ts serve` with a config in a temp folder; always closed by `await using`. */
+async function serve(config: Record<string, unknown> = {}): Promise<Served> {
+  const { dir, configPath } = await serveConfig(config);
   const transport = new StdioClientTransport({
     command: Deno.execPath(),
     args: ["run", "--no-prompt", "--allow-all", MAIN, "serve", "--config", configPath],
@@ -275,14 +294,7 @@ Deno.test("MCP serve: cancellation kills the run and reports cancelled; progress
   const r = await call(s.client, "run_deno_code", { code: "1 + 1" });
   assert.equal(data(r).returnValue, 2);
   assert.ok(progress.length >= 1, "at least one progress notification");
-  // The cancelled run's audit line is written once its child is gone, which may come after
-  // the next call's answer.
-  let audit = "";
-  for (let i = 0; i < 100 && !audit.includes('"status":"cancelled"'); i++) {
-    if (i) await new Promise((r) => setTimeout(r, 50));
-    audit = await Deno.readTextFile(join(s.dir, "ws", "audit.jsonl"));
-  }
-  assert.match(audit, /"status":"cancelled"/);
+  assert.match(await auditWith(s.dir, '"status":"cancelled"'), /"status":"cancelled"/);
 });
 
 Deno.test("MCP serve: protocol abuse gets clear errors and the server keeps serving", async (t) => {
@@ -391,12 +403,7 @@ Deno.test("MCP serve: search_tools finds upstream tools with signatures, and run
 });
 
 Deno.test("MCP serve: a request with id 0 can be cancelled (the SDK alone ignores it)", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "conductor-mcp-" });
-  const configPath = join(dir, "conductor.jsonc");
-  await Deno.writeTextFile(
-    configPath,
-    JSON.stringify({ workspacesDir: join(dir, "ws"), denoDir: sharedDenoDir() }),
-  );
+  const { dir, configPath } = await serveConfig();
   const server = new Deno.Command(Deno.execPath(), {
     args: ["run", "--no-prompt", "--allow-all", MAIN, "serve", "--config", configPath],
     stdin: "piped",
@@ -447,12 +454,7 @@ Deno.test("MCP serve: a request with id 0 can be cancelled (the SDK alone ignore
     await send({ id: 1, method: "ping" });
     // Cancelled: no answer comes for 0 (MCP), and the run ends as cancelled, not at its timeout.
     assert.deepEqual(await answersUntil(1), [1]);
-    let audit = "";
-    for (let i = 0; i < 100 && !audit.includes('"status":"cancelled"'); i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      audit = await Deno.readTextFile(join(dir, "ws", "audit.jsonl")).catch(() => "");
-    }
-    assert.match(audit, /"status":"cancelled"/);
+    assert.match(await auditWith(dir, '"status":"cancelled"'), /"status":"cancelled"/);
   } finally {
     await input.close().catch(() => {});
     await lines.cancel().catch(() => {});
