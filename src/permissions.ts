@@ -63,7 +63,7 @@ export interface Ceiling {
   env: string[];
   /** Hosts remote modules may be imported from (cached modules only). */
   import: string[];
-  /** `true`: every sys API; a list: these names. */
+  /** `true`: every sys API that only reads (not `setPriority`); a list: these names. */
   sys: true | string[];
   /** Programs; any entry is a full sandbox escape (Deno can spawn `deno eval`). */
   run: string[];
@@ -85,6 +85,7 @@ export const DEFAULT_CEILING: Ceiling = {
   all: false,
 };
 
+/** Every sys API Deno knows by name. */
 export const SYS_NAMES: readonly string[] = [
   "hostname",
   "osRelease",
@@ -103,6 +104,18 @@ export const SYS_NAMES: readonly string[] = [
   "setPriority",
   "userInfo",
 ];
+
+/**
+ * Security: sys APIs that change something outside the child. `setPriority` renices any
+ * process of the conductor's user, the conductor itself too (and, run as root, raises the
+ * child above it). Never part of `sys: true`: granted only when the ceiling's list names it.
+ */
+const SYS_CHANGING: readonly string[] = ["setPriority"];
+
+/** What `sys: true` grants: the sys APIs that only read. */
+export const SYS_READ_NAMES: readonly string[] = SYS_NAMES.filter((name) =>
+  !SYS_CHANGING.includes(name)
+);
 
 const MAX_ENTRIES = 256;
 const MAX_ENTRY_LENGTH = 4096;
@@ -441,6 +454,9 @@ export function resolvePermissions(
     (name) =>
       !SYS_NAMES.includes(name)
         ? `unknown sys API; expected one of ${SYS_NAMES.join(", ")}`
+        : SYS_CHANGING.includes(name) && !(ceiling.sys !== true && ceiling.sys.includes(name))
+        ? `${name} changes other processes (the conductor's priority too): granted only when ` +
+          "the ceiling's sys list names it"
         : ceiling.sys === true || ceiling.sys.includes(name)
         ? undefined
         : `not in the ceiling's sys list (${listOrNone(ceiling.sys)})`,
@@ -530,9 +546,9 @@ export function buildRunArgs(granted: Permissions, options: RunArgsOptions): str
     args.push(`--deny-env=${CONDUCTOR_SET_ENV.join(",")}`);
   }
   listFlag("import", granted.import);
-  // Security: every sys API by name, not the bare flag, which also opens `node:inspector`
+  // Security: the sys APIs by name, not the bare flag, which also opens `node:inspector`
   // (code could read the bootstrap's scope) and has no name Deno accepts to deny it.
-  listFlag("sys", granted.sys === true ? [...SYS_NAMES] : granted.sys);
+  listFlag("sys", granted.sys === true ? [...SYS_READ_NAMES] : granted.sys);
   listFlag("run", granted.run);
   if (granted.ffi) args.push("--allow-ffi");
   if (granted.net || granted.all) {

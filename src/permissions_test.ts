@@ -280,6 +280,22 @@ Deno.test("resolvePermissions() grants sys, run, ffi and all when the ceiling ha
   });
 });
 
+Deno.test("resolvePermissions() grants sys setPriority only when the ceiling's list names it", () => {
+  const changing = resolvePermissions(
+    { sys: ["getPriority", "setPriority"] },
+    ceiling({ sys: true }),
+    ctx,
+  );
+  assert.deepEqual(changing.granted, { sys: ["getPriority"] });
+  assert.deepEqual(changing.denied.map((d) => d.value), ["setPriority"]);
+  assert.match(changing.denied[0]!.reason, /changes other processes.*ceiling's sys list names it/);
+  const named = ceiling({ sys: ["getPriority", "setPriority"] });
+  assert.deepEqual(resolvePermissions({ sys: ["setPriority"] }, named, ctx).granted, {
+    sys: ["setPriority"],
+  });
+  assert.ok(!buildRunArgs({ sys: true }, opts).some((a) => a.includes("setPriority")));
+});
+
 Deno.test("grantedEnvNames() passes exact names and prefixes only", () => {
   assert.deepEqual(
     grantedEnvNames({ env: ["API_*", "ONE"] }, ["API_KEY", "API_URL", "ONE", "ONE_MORE", "SECRET"]),
@@ -323,7 +339,8 @@ Deno.test("buildRunArgs() scopes each grant and adds the private deny list with 
     "--allow-write=/ws/f/out",
     "--allow-env=A,B*",
     "--deny-env=CONDUCTOR_OWNER,DENO_DIR",
-    `--allow-sys=${SYS_NAMES.join(",")}`,
+    // sys true: every name but setPriority, which changes other processes.
+    `--allow-sys=${SYS_NAMES.filter((name) => name !== "setPriority").join(",")}`,
   ]);
   const deny = args.find((a) => a.startsWith("--deny-net="))!;
   assert.ok(deny.includes("10.0.0.0/8"));

@@ -139,7 +139,8 @@ export class Sandbox {
         const { Upstreams } = await import("./upstreams.ts");
         this.#upstreams = new Upstreams(this.config.mcpServers);
       }
-      await Deno.mkdir(this.config.workspacesDir, { recursive: true });
+      // Private to the conductor's user when it makes it (each workspace is private anyway).
+      await Deno.mkdir(this.config.workspacesDir, { recursive: true, mode: 0o700 });
       await prepareDenoDir(this.config.denoDir);
       if (this.config.auditFile) await checkAuditFile(this.config.auditFile);
       this.#launcher = await sessionLauncher(this.config.denoDir);

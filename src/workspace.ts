@@ -104,7 +104,9 @@ export async function openWorkspace(
       let info = created || (fresh && dir === ws.root) ? undefined : lstatOrUndefined(dir);
       if (!info) {
         try {
-          Deno.mkdirSync(dir);
+          // Security: private to the conductor's user. Code with write access can chmod what
+          // it writes (setuid bits included: Deno cannot stop it); nobody else may reach it.
+          Deno.mkdirSync(dir, { mode: 0o700 });
           if (dir === ws.root) created = true;
           continue; // a folder mkdir made is a plain folder
         } catch (error) {
@@ -116,6 +118,11 @@ export async function openWorkspace(
         throw new WorkspaceIdError(
           `Workspace "${id}" is not a plain folder: "${dir}" is a symlink`,
         );
+      }
+      // A workspace made before its folders were private (or opened up since) is closed
+      // again: the root is enough, nothing below it can be reached without it.
+      if (dir === ws.root && info.isDirectory && ((info.mode ?? 0) & 0o077) !== 0) {
+        Deno.chmodSync(dir, 0o700);
       }
     }
     // A workspace this call made has no state yet and nobody holds its lock: the first

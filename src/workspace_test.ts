@@ -121,6 +121,20 @@ Deno.test("openWorkspace() creates files/ and meta/ with a state, and reuses the
   assert.equal(findWorkspace(r.workspacesDir, "c2"), undefined);
 });
 
+Deno.test("openWorkspace() makes its folders private to the user, and closes an opened one again", async () => {
+  await using r = await tempRoot();
+  const modeOf = async (path: string) => (await Deno.lstat(path)).mode! & 0o777;
+  for (const fresh of [false, true]) {
+    const ws = await openWorkspace(r.workspacesDir, `private-${fresh}`, fresh);
+    for (const dir of [ws.root, ws.filesDir, ws.metaDir]) assert.equal(await modeOf(dir), 0o700);
+  }
+  // One made before this rule, or chmodded since: its root is private again when opened.
+  await Deno.mkdir(join(r.workspacesDir, "older"), { mode: 0o755 });
+  await Deno.chmod(join(r.workspacesDir, "older"), 0o755);
+  const older = await openWorkspace(r.workspacesDir, "older");
+  assert.equal(await modeOf(older.root), 0o700);
+});
+
 Deno.test("openWorkspace() refuses a workspace folder that is a symlink", async () => {
   await using r = await tempRoot();
   await Deno.symlink(r.outside, join(r.workspacesDir, "evil"));

@@ -60,3 +60,6 @@ export function loopbackServer(): Deno.HttpServer<Deno.NetAddr> & { port: number
 export function withoutDenoDownloads(stderr: string): string {
   return stderr.replace(/^Download https?:\/\/\S+\n/gm, "");
 }
+
+/** `setpriv` arguments that run a command as `nobody`, when the tests run as root. */
+export const AS_NOBODY = ["--reuid=65534", "--regid=65534", "--clear-groups", "--"];

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { folderSize, openWorkspace, quotaUsage, removeWorkspace } from "../src/workspace.ts";
 import { listWorkspaceFiles } from "../src/workspace_files.ts";
-import { testSandbox } from "./helpers.ts";
+import { AS_NOBODY, testSandbox } from "./helpers.ts";
 
 Deno.test("a run that keeps writing past the workspace quota is killed, with its output kept", async () => {
   await using ts = await testSandbox({}, { workspaceQuotaMb: 2 });
@@ -47,9 +47,6 @@ Deno.test("empty folders and files count toward the quota: making thousands is k
   const entries = [...Deno.readDirSync(`${ts.config.workspacesDir}/inodes/files`)].length;
   assert.ok(entries < 20_000, `stopped soon after the quota: ${entries} folders`);
 });
-
-/** `setpriv` arguments that run a command as `nobody`, when the tests run as root. */
-const AS_NOBODY = ["--reuid=65534", "--regid=65534", "--clear-groups", "--"];
 
 /** Whether this machine can run Deno as a user other than root (setpriv, a readable deno). */
 const unprivilegedDeno = Deno.uid() !== 0 ||

@@ -8,7 +8,7 @@ import type { ExecutionResult } from "../src/execution_result.ts";
 import { resolveConfig } from "../src/config.ts";
 import { Sandbox } from "../src/sandbox.ts";
 import { hostAddresses } from "../src/host_addresses.ts";
-import { loopbackServer, sharedDenoDir, testSandbox } from "./helpers.ts";
+import { AS_NOBODY, loopbackServer, sharedDenoDir, testSandbox } from "./helpers.ts";
 
 /** The files folder of a conversation, created before the run so the test can seed it. */
 async function filesDirOf(workspacesDir: string, conversationId: string): Promise<string> {
@@ -46,6 +46,48 @@ function fileUrl(path: string): string {
 
 // ---------------------------------------------------------------------------------------
 // Static imports of local files
+
+/** Whether the tests run as root and can run a program as `nobody`. */
+const canRunAsNobody = Deno.uid() === 0 &&
+  await new Deno.Command("setpriv", { args: [...AS_NOBODY, "/bin/true"] }).output()
+    .then((out) => out.success, () => false);
+
+Deno.test({
+  name: "a setuid program that code with write access makes cannot be run by another user: " +
+    "workspaces are private to the conductor's user",
+  // Shown as ignored, not passed, where it cannot run.
+  ignore: !canRunAsNobody,
+}, async () => {
+  await using ts = await testSandbox();
+  // A workspaces folder others may enter, as /var/lib or a checkout would be.
+  await Deno.chmod(ts.dir, 0o755);
+  const first = await ts.sandbox.execute({ code: "1", conversationId: "suid" });
+  assert.equal(first.status, "success", JSON.stringify(first));
+  const program = join(ts.dir, "suid", "files", "id");
+  await Deno.copyFile("/usr/bin/id", program);
+  const result = await ts.sandbox.execute({
+    code: `Deno.chmodSync("id", 0o4755); Deno.chmodSync(".", 0o777); "planted"`,
+    conversationId: "suid",
+    permissions: { write: ["."] },
+  });
+  // Deno lets code chmod what it may write, setuid bit included.
+  assert.equal(result.status, "success", JSON.stringify(result));
+  assert.equal((await Deno.stat(program)).mode! & 0o4000, 0o4000);
+  // Through a shell: setpriv keeps its capabilities up to its own exec, which would let
+  // it through any folder; the shell has none left.
+  const asNobody = await new Deno.Command("setpriv", {
+    args: [...AS_NOBODY, "/bin/sh", "-c", '"$0" -u', program],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const said = new TextDecoder().decode(asNobody.stdout).trim();
+  assert.notEqual(said, "0", "nobody ran the planted program as root");
+  assert.ok(!asNobody.success);
+  assert.match(new TextDecoder().decode(asNobody.stderr), /Permission denied/);
+  // The conductor's own user still runs what its code made.
+  const asOwner = await new Deno.Command(program, { args: ["-u"], stdout: "piped" }).output();
+  assert.equal(new TextDecoder().decode(asOwner.stdout).trim(), String(Deno.uid()));
+});
 
 Deno.test("a statically imported host file is refused without a read grant; a granted file in the files folder imports", async (t) => {
   await using ts = await testSandbox();

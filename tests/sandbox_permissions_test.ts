@@ -401,6 +401,34 @@ Deno.test("nothing requested: no read of the files folder, no write, no env, no 
   await assertHealthy(ts.sandbox);
 });
 
+Deno.test("sys: setPriority (it renices other processes, the conductor too) only when the ceiling's list names it", async (t) => {
+  const code = `import { getPriority, setPriority } from "node:os";
+    let set = "done";
+    try { setPriority(0, 15); } catch (error) { set = error.name; }
+    ({ set, priority: getPriority(0) })`;
+  await t.step("sys true: granted without it, so NotCapable", async () => {
+    await using ts = await testSandbox({ sys: true });
+    const result = await ts.sandbox.execute({ code, permissions: { sys: true } });
+    assert.equal(result.status, "success", JSON.stringify(result));
+    assert.equal((result.returnValue as { set: string }).set, "NotCapable");
+  });
+  await t.step("asked by name under a ceiling of sys true: rejected, with why", async () => {
+    await using ts = await testSandbox({ sys: true });
+    const result = await ts.sandbox.execute({ code, permissions: { sys: ["setPriority"] } });
+    assert.equal(result.status, "rejected", JSON.stringify(result));
+    assert.match(result.error!.message, /setPriority changes other processes/);
+  });
+  await t.step("named by the ceiling's list: granted, the child renices itself", async () => {
+    await using ts = await testSandbox({ sys: ["getPriority", "setPriority"] });
+    const result = await ts.sandbox.execute({
+      code,
+      permissions: { sys: ["getPriority", "setPriority"] },
+    });
+    assert.equal(result.status, "success", JSON.stringify(result));
+    assert.deepEqual(result.returnValue, { set: "done", priority: 15 });
+  });
+});
+
 Deno.test("sys: true grants every sys API by name, and not node:inspector (which would open the bootstrap's scope)", async () => {
   await using ts = await testSandbox({ sys: true });
   const result = await ts.sandbox.execute({
