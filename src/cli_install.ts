@@ -1,21 +1,22 @@
 /**
  * `conductor install`: step 1 on its own, for a conversation's workspace.
  */
+import { ensureFolder } from "./conductor_folder.ts";
 import { parseArgs } from "node:util";
 import { checkedId, EXIT, loadCliConfig, UsageError } from "./cli_common.ts";
 import { installDependencies } from "./installer.ts";
 import { writeErr, writeOut } from "./log.ts";
-import { newConversationId, openWorkspace } from "./workspace.ts";
+import { inWorkspace } from "./workspace.ts";
 import { prepareDenoDir } from "./deno_dir.ts";
 
 export const INSTALL_HELP =
   `Usage: conductor install [--conversation ID] [--frozen] [--json] SPEC...
 
 Installs packages into a conversation's workspace (created if new; without
---conversation, a new one whose id is printed). SPEC is npm:NAME@VERSION (jsr: specs
-fail here with an install error: the jsr registry is unreachable). Packages are fetched into the cache
-without running any of their code (no lifecycle scripts); the workspace's lockfile pins
-exact versions and hashes. Runs in that conversation then import them by name, with no
+--conversation, a new one whose id is printed). SPEC is npm:NAME@VERSION (or
+jsr:NAME@VERSION, where the jsr registry can be reached). Packages are fetched into
+the cache without running any of their code (no lifecycle scripts); the workspace's
+lockfile pins exact versions and hashes. Runs in that conversation then import them by name, with no
 network at run time. Installing what is already installed spawns nothing.
 
 Options:
@@ -50,16 +51,19 @@ export async function installCommand(args: string[]): Promise<number> {
     throw new UsageError("Nothing to install: give one or more npm:NAME@VERSION");
   }
   const config = await loadCliConfig(values.config);
-  await Deno.mkdir(config.workspacesDir, { recursive: true });
+  await ensureFolder("workspacesDir", config.workspacesDir);
   await prepareDenoDir(config.denoDir);
-  const ws = await openWorkspace(
+  // Without --conversation, a refused or failed install leaves no new workspace behind.
+  const { ws, value: result } = await inWorkspace(
     config.workspacesDir,
-    values.conversation === undefined ? newConversationId() : checkedId(values.conversation),
+    values.conversation === undefined ? undefined : checkedId(values.conversation),
+    (ws) =>
+      installDependencies(config, ws, positionals, {
+        frozen: values.frozen ?? false,
+        onProgress: values.json ? undefined : (line) => void writeErr(`[conductor] ${line}\n`),
+      }),
+    (result) => result.status === "installed" || result.status === "skipped",
   );
-  const result = await installDependencies(config, ws, positionals, {
-    frozen: values.frozen ?? false,
-    onProgress: values.json ? undefined : (line) => void writeErr(`[conductor] ${line}\n`),
-  });
   if (values.json) {
     await writeOut(JSON.stringify({ conversationId: ws.id, ...result }, null, 2) + "\n");
   } else if (result.status === "installed" || result.status === "skipped") {

@@ -1,6 +1,7 @@
 /**
  * `conductor workspaces list | rm ID | gc` and `conductor files ls | get | put`.
  */
+import { ensureFolder } from "./conductor_folder.ts";
 import { parseArgs } from "node:util";
 import { checkedId, EXIT, loadCliConfig, readStdinBytes, UsageError } from "./cli_common.ts";
 import type { ResolvedConfig } from "./config.ts";
@@ -172,7 +173,7 @@ export async function filesCommand(args: string[]): Promise<number> {
             throw new UsageError(`Cannot read "${source}": ${e.message}`);
           });
         const content = values.base64 ? new TextDecoder().decode(input).trim() : input.toBase64();
-        await Deno.mkdir(config.workspacesDir, { recursive: true });
+        await ensureFolder("workspacesDir", config.workspacesDir);
         const ws = await openWorkspace(config.workspacesDir, checkedId(id));
         const bytes = await writeWorkspaceFile(ws, path, content, {
           encoding: "base64",

@@ -21,6 +21,7 @@
  * then skips re-parsing the bootstrap (0.3-0.4 ms of CPU per child, measured against the
  * block) and npm packages' CommonJS analysis, and nothing of anyone's code is written.
  */
+import { ensureFolder } from "./conductor_folder.ts";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -149,7 +150,7 @@ async function kind(path: string): Promise<"file" | "dir" | undefined> {
 }
 
 export async function prepareDenoDir(denoDir: string): Promise<void> {
-  await Deno.mkdir(denoDir, { recursive: true });
+  await ensureFolder("denoDir", denoDir);
   // An earlier layout blocked gen/data with a file: undo it.
   if (await kind(join(denoDir, "gen", "data")) === "file") {
     await Deno.remove(join(denoDir, "gen", "data"));

@@ -325,10 +325,12 @@ export async function installDependencies(
     };
     const failure = await runInstallChild(config, ws, stage, options);
     if (failure) {
-      const jsr = merged.some((d) => d.registry === "jsr") && /jsr/i.test(failure);
-      return await abandon(
-        (jsr ? "The jsr registry is unreachable from this machine: " : "") + failure,
-      );
+      // Deno's words when it cannot fetch a jsr package's manifest at all (not a 404).
+      const jsr = merged.some((d) => d.registry === "jsr") &&
+        /JSR package manifest .* failed to load|jsr\.io.*(error sending request|dns error|connect)/i
+          .test(failure) &&
+        !/\b404\b|not found/i.test(failure);
+      return await abandon((jsr ? "The jsr registry could not be reached: " : "") + failure);
     }
     const newLock = await Deno.readTextFile(stage.lock);
     const stale = await cachedIntegrityMismatches(newLock, config.denoDir, config.npmRegistry);

@@ -19,9 +19,8 @@ import type { Sandbox } from "./sandbox.ts";
 import { searchTools } from "./tool_search.ts";
 import {
   findWorkspace,
+  inWorkspace,
   listWorkspaces,
-  newConversationId,
-  openWorkspace,
   removeWorkspace,
   validateConversationId,
   type Workspace,
@@ -266,27 +265,6 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
     }
   }
 
-  /**
-   * Runs `fn` in the named workspace, or in a new one that goes again when `fn` fails or
-   * its value is not worth keeping: a refused call leaves no workspace behind (nor an id
-   * nobody has).
-   */
-  async function inWorkspace<T>(
-    id: string | undefined,
-    fn: (ws: Workspace) => Promise<T>,
-    worthKeeping: (value: T) => boolean = () => true,
-  ): Promise<{ ws: Workspace; value: T }> {
-    const ws = await openWorkspace(config.workspacesDir, id ?? newConversationId());
-    let keep = id !== undefined;
-    try {
-      const value = await fn(ws);
-      keep ||= worthKeeping(value);
-      return { ws, value };
-    } finally {
-      if (!keep) await removeWorkspace(config.workspacesDir, ws.id).catch(() => {});
-    }
-  }
-
   function existingWorkspace(id: string): Workspace {
     validateConversationId(id);
     const ws = findWorkspace(config.workspacesDir, id);
@@ -371,8 +349,8 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
       "Installs npm packages into a conversation's workspace so that later run_deno_code " +
       'calls can import them by name (import { z } from "zod"). Specifiers: "npm:NAME@VERSION". ' +
       "No package code runs during the install (no lifecycle scripts); the workspace lockfile pins " +
-      "exact versions and hashes; installing what is already installed does nothing. jsr: packages " +
-      "are not available on this machine.",
+      "exact versions and hashes; installing what is already installed does nothing. " +
+      '"jsr:NAME@VERSION" works only where the conductor can reach the jsr registry.',
     inputSchema: z.strictObject(installDependenciesInput),
     outputSchema: {
       status: z.enum(["installed", "skipped", "rejected", "install_error"]),
@@ -392,6 +370,7 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
     guarded(async () => {
       await sandbox.init();
       const { ws, value: result } = await inWorkspace(
+        config.workspacesDir,
         args.conversationId,
         // Installs take a slot like executions: the machine runs a bounded number of children.
         (ws) =>
@@ -431,11 +410,15 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
   }, (args: Args<typeof writeFileInput>) =>
     guarded(async () => {
       await sandbox.init();
-      const { ws, value: sizeBytes } = await inWorkspace(args.conversationId, (ws) =>
-        writeWorkspaceFile(ws, args.path, args.content, {
-          encoding: args.encoding ?? "utf8",
-          quotaBytes: config.workspaceQuotaBytes,
-        }));
+      const { ws, value: sizeBytes } = await inWorkspace(
+        config.workspacesDir,
+        args.conversationId,
+        (ws) =>
+          writeWorkspaceFile(ws, args.path, args.content, {
+            encoding: args.encoding ?? "utf8",
+            quotaBytes: config.workspaceQuotaBytes,
+          }),
+      );
       return structured(
         { conversationId: ws.id, path: args.path, sizeBytes },
         `wrote ${sizeBytes} bytes to ${args.path} (conversationId ${ws.id})`,

@@ -2,6 +2,7 @@
  * The sandbox: one execution end to end. Plan (policy, workspace), install (step 1, when
  * dependencies are asked for), run (step 2, a fresh child), result.
  */
+import { ensureFolder } from "./conductor_folder.ts";
 import { AuditLog, auditRecord, checkAuditFile } from "./audit.ts";
 import { BusyError, Limiter } from "./concurrency.ts";
 import type { ResolvedConfig } from "./config.ts";
@@ -139,8 +140,7 @@ export class Sandbox {
         const { Upstreams } = await import("./upstreams.ts");
         this.#upstreams = new Upstreams(this.config.mcpServers);
       }
-      // Private to the conductor's user when it makes it (each workspace is private anyway).
-      await Deno.mkdir(this.config.workspacesDir, { recursive: true, mode: 0o700 });
+      await ensureFolder("workspacesDir", this.config.workspacesDir);
       await prepareDenoDir(this.config.denoDir);
       if (this.config.auditFile) await checkAuditFile(this.config.auditFile);
       this.#launcher = await sessionLauncher(this.config.denoDir);
@@ -187,8 +187,16 @@ export class Sandbox {
     }
     const result = await this.#execute(plan, request, options, started);
     // A claimed child that ran nothing (Busy, cancelled while queued) is killed; its
-    // workspace is the caller's now (its id came back). A used one left the pool already.
+    // workspace is the caller's now (its id came back), unless the run was refused (below).
+    // A used one left the pool already.
     if (claimed) this.pool!.drop(claimed);
+    if (!named && !options.ephemeral && result.status === "rejected" && !plan.rejection) {
+      // Refused for load or by the package policy: a workspace made for this request goes
+      // again, as for any other refusal (a busy server would otherwise collect empty ones).
+      await removeWorkspace(this.config.workspacesDir, plan.conversationId).catch((error) =>
+        log(`could not remove workspace ${plan.conversationId}: ${error.message}`)
+      );
+    }
     if (
       this.pool && !this.#closed && !plan.rejection && plan.workspace.root && this.limiter.spare
     ) {
@@ -276,6 +284,9 @@ export class Sandbox {
                 onProgress: options.onProgress,
               },
             );
+            if (options.signal?.aborted) {
+              return early("cancelled", "cancelled", "Cancelled during the install");
+            }
             if (install.status === "rejected" || install.status === "install_error") {
               return early(install.status, "InstallError", install.message ?? "The install failed");
             }

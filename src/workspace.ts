@@ -3,7 +3,7 @@
  * ever granted by default) and `<workspacesDir>/<id>/meta/` (conductor-owned: import map,
  * lockfile, bookkeeping; never granted). Ids, layout, bookkeeping, size, listing, GC.
  */
-import { join, relative } from "node:path";
+import { join, relative, resolve } from "node:path";
 
 export interface Workspace {
   id: string;
@@ -75,10 +75,17 @@ export function newConversationId(): string {
  * the async form costs 30-70 us of thread hand-off, several times per execution.
  */
 
-/** The paths of a workspace, created or not (`workspacesDir` must exist). */
+/** The paths of a workspace, created or not. */
 export function workspacePaths(workspacesDir: string, id: string): Workspace {
   validateConversationId(id);
-  const root = join(Deno.realPathSync(workspacesDir), id);
+  let real: string;
+  try {
+    real = Deno.realPathSync(workspacesDir);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    real = resolve(workspacesDir); // not made yet, or deleted while serving: nothing is in it
+  }
+  const root = join(real, id);
   return { id, root, filesDir: join(root, "files"), metaDir: join(root, "meta") };
 }
 
@@ -92,8 +99,8 @@ export async function openWorkspace(
   id: string,
   fresh = false,
 ): Promise<Workspace & { state: WorkspaceState }> {
-  const ws = workspacePaths(workspacesDir, id);
-  for (let attempt = 0;; attempt++) {
+  let ws = workspacePaths(workspacesDir, id);
+  attempts: for (let attempt = 0;; attempt++) {
     let created = false;
     // Security: the id's folders must be real folders, not symlinks planted elsewhere;
     // each is checked before anything is created inside it, so nothing is made through a link.
@@ -110,6 +117,12 @@ export async function openWorkspace(
           if (dir === ws.root) created = true;
           continue; // a folder mkdir made is a plain folder
         } catch (error) {
+          if (error instanceof Deno.errors.NotFound && dir === ws.root && attempt === 0) {
+            // The workspaces folder itself is gone (deleted while serving): made again.
+            Deno.mkdirSync(workspacesDir, { recursive: true, mode: 0o700 });
+            ws = workspacePaths(workspacesDir, id);
+            continue attempts;
+          }
           if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
         }
         info = Deno.lstatSync(dir);
@@ -159,6 +172,28 @@ function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
     return Deno.lstatSync(path);
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Runs `fn` in the named workspace, or in a new one that goes again when `fn` fails or
+ * its value is not worth keeping: a refused call leaves no workspace behind (nor an id
+ * nobody has).
+ */
+export async function inWorkspace<T>(
+  workspacesDir: string,
+  id: string | undefined,
+  fn: (ws: Workspace) => Promise<T>,
+  worthKeeping: (value: T) => boolean = () => true,
+): Promise<{ ws: Workspace; value: T }> {
+  const ws = await openWorkspace(workspacesDir, id ?? newConversationId());
+  let keep = id !== undefined;
+  try {
+    const value = await fn(ws);
+    keep ||= worthKeeping(value);
+    return { ws, value };
+  } finally {
+    if (!keep) await removeWorkspace(workspacesDir, ws.id).catch(() => {});
   }
 }
 

@@ -135,6 +135,16 @@ Deno.test("openWorkspace() makes its folders private to the user, and closes an 
   assert.equal(await modeOf(older.root), 0o700);
 });
 
+Deno.test("openWorkspace() makes the workspaces folder again if it went; find and remove find nothing there", async () => {
+  await using r = await tempRoot();
+  await Deno.remove(r.workspacesDir);
+  assert.equal(findWorkspace(r.workspacesDir, "gone"), undefined);
+  assert.equal(await removeWorkspace(r.workspacesDir, "gone"), false);
+  const ws = await openWorkspace(r.workspacesDir, "gone");
+  assert.ok((await Deno.lstat(ws.filesDir)).isDirectory);
+  assert.equal((await Deno.lstat(r.workspacesDir)).mode! & 0o777, 0o700);
+});
+
 Deno.test("openWorkspace() refuses a workspace folder that is a symlink", async () => {
   await using r = await tempRoot();
   await Deno.symlink(r.outside, join(r.workspacesDir, "evil"));

@@ -208,6 +208,18 @@ Deno.test("conductor install, then exec imports the package; --frozen runs offli
   );
 
   await t.step(
+    "install without --conversation that is refused or fails leaves no new workspace",
+    async () => {
+      const before = [...Deno.readDirSync(cli.workspacesDir)].map((e) => e.name).sort();
+      const refused = await cli.run(["install", "lodash"]);
+      assert.equal(refused.code, 3, show(refused));
+      const failed = await cli.run(["install", "npm:fixture-nope@1.0.0"]);
+      assert.equal(failed.code, 1, show(failed));
+      assert.deepEqual([...Deno.readDirSync(cli.workspacesDir)].map((e) => e.name).sort(), before);
+    },
+  );
+
+  await t.step(
     "install --conversation with a hostile id exits 2 with a clear message",
     async () => {
       const r = await cli.run(["install", "--conversation", "../x", "npm:fixture-hello@1.0.0"]);

@@ -122,6 +122,18 @@ Deno.test("conductor exec exits 2 on usage and config errors", async (t) => {
     [["exec", "--permissions", '{"read":"."}', "-e", "1"], /Invalid permissions\.read/],
     [["frobnicate"], /Unknown command "frobnicate"/],
     [["exec", "-e", "1"], /Unknown key "ceilling"/, { ceilling: {} }],
+    [
+      ["exec", "-e", "1"],
+      /^conductor: workspacesDir "\/dev\/null" cannot be used: it \(or a folder above it\) is not a folder\n$/,
+      { workspacesDir: "/dev/null" },
+    ],
+    [["exec", "-e", "1"], /denoDir "\/dev\/null\/x" cannot be used/, { denoDir: "/dev/null/x" }],
+    [["serve"], /workspacesDir "\/dev\/null" cannot be used/, { workspacesDir: "/dev/null" }],
+    [
+      ["install", "npm:is-number@7.0.0"],
+      /workspacesDir "\/dev\/null" cannot be used/,
+      { workspacesDir: "/dev/null" },
+    ],
   ];
   for (const [args, message, config] of cases) {
     await t.step(args.join(" "), async () => {
@@ -130,6 +142,22 @@ Deno.test("conductor exec exits 2 on usage and config errors", async (t) => {
       assert.match(r.stderr, message);
     });
   }
+});
+
+Deno.test("files and workspaces commands on a workspaces folder not made yet: no such workspace", async (t) => {
+  const config = { workspacesDir: "never-made" };
+  for (const args of [["files", "ls", "abc"], ["files", "get", "abc", "x.txt"]]) {
+    await t.step(args.join(" "), async () => {
+      const r = await conductor(args, { config });
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.stderr, 'conductor: No workspace "abc"\n');
+    });
+  }
+  await t.step("workspaces rm abc", async () => {
+    const r = await conductor(["workspaces", "rm", "abc"], { config });
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr, "[conductor] no workspace abc\n");
+  });
 });
 
 Deno.test("conductor exec --json prints the ExecutionResult", async () => {

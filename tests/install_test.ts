@@ -883,7 +883,7 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
             dependencies: ["jsr:@std/path@1.0.8"],
           });
           assert.equal(result.status, "install_error", describe(result));
-          assert.match(result.error?.message ?? "", /jsr registry is unreachable/i);
+          assert.match(result.error?.message ?? "", /jsr registry could not be reached/i);
           assert.match(result.error?.message ?? "", /@std\/path/);
           assert.ok(performance.now() - started < 20_000, "no hang");
         });
@@ -1091,6 +1091,31 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
           assert.equal(second.status, "rejected", JSON.stringify(second));
           assert.equal(second.error?.type, "Busy");
           assertSuccess(await first, "hello slot");
+        } finally {
+          registry.delayMs = 0;
+        }
+      },
+    );
+
+    // -------------------------------------------------------------------------------
+    await t.step(
+      "a run cancelled during its install is cancelled, not an install error",
+      async () => {
+        await using one = await testSandbox({}, { denoDir, npmRegistry: registry.url });
+        await registry.publish({ ...HELLO, name: "fixture-cancel" });
+        registry.delayMs = 3000;
+        try {
+          const abort = new AbortController();
+          const run = one.sandbox.execute({
+            code: 'import { hello } from "fixture-cancel"; hello("x")',
+            conversationId: "cancel-install",
+            dependencies: ["npm:fixture-cancel@1.0.0"],
+          }, { signal: abort.signal });
+          await new Promise((r) => setTimeout(r, 300)); // the install waits on the registry now
+          abort.abort();
+          const result = await run;
+          assert.equal(result.status, "cancelled", JSON.stringify(result));
+          assert.equal(result.error?.type, "cancelled");
         } finally {
           registry.delayMs = 0;
         }

@@ -157,6 +157,36 @@ Deno.test("a request cancelled while it waits for a slot: its child started ahea
   assert.equal((await blocker).status, "success");
 });
 
+Deno.test("a request refused as Busy leaves no workspace, whether a generic child was claimed for it or not", async () => {
+  await using s = await sandboxes({ generic: 1 }, { maxConcurrent: 1, maxQueue: 0 });
+  // Generic children are made after a run.
+  assert.equal((await s.warm.execute({ code: "1" })).status, "success");
+  for (let i = 0; i < 400 && s.warm.pool!.stats().idle === 0; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.equal(s.warm.pool!.stats().idle, 1, "a generic child is ready");
+  const blocker = s.warm.execute({
+    code: "await new Promise((r) => setTimeout(r, 1000))",
+    conversationId: "blocker",
+  });
+  while (s.warm.limiter.running === 0) await new Promise((r) => setTimeout(r, 5));
+  const workspaces = () =>
+    [...Deno.readDirSync(s.dir)].filter((e) => e.isDirectory).map((e) => e.name).sort();
+  const before = workspaces();
+  // The first claims the generic child's workspace; the second gets a new one.
+  for (const _ of [1, 2]) {
+    const refused = await s.warm.execute({ code: "2" });
+    assert.equal(refused.status, "rejected", JSON.stringify(refused));
+    assert.equal(refused.error?.type, "Busy");
+  }
+  assert.equal(s.warm.pool!.stats().idle, 0);
+  // Nothing new, and the claimed generic child's workspace went too.
+  const after = workspaces();
+  assert.equal(after.length, before.length - 1, `${before} -> ${after}`);
+  assert.ok(after.every((id) => before.includes(id)));
+  assert.equal((await blocker).status, "success");
+});
+
 Deno.test("close() kills the children started for waiting requests; those requests still run, cold", async () => {
   await using s = await sandboxes({ generic: 0 }, { maxConcurrent: 1 });
   let blockerDone = false;
