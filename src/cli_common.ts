@@ -2,6 +2,7 @@
  * What every CLI command shares: exit codes, usage errors, config loading, stdin.
  */
 import { loadConfig, type ResolvedConfig } from "./config.ts";
+import { DependencyError, parseDependency } from "./dependencies.ts";
 import { validateConversationId, WorkspaceIdError } from "./workspace.ts";
 
 /** 0 success, 1 the code (or install) failed, 2 usage or config error, 3 refused by policy. */
@@ -38,6 +39,17 @@ export function parseInteger(name: string, text: string): number {
 /** Quotes an argv entry for display in a POSIX shell. */
 export function shellQuote(arg: string): string {
   return /^[A-Za-z0-9_./:=,@%+-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+/** Dependency specifiers from the command line, or a usage error for a malformed one. */
+export function checkedDependencies(specs: string[]): string[] {
+  try {
+    for (const spec of specs) parseDependency(spec);
+  } catch (error) {
+    if (error instanceof DependencyError) throw new UsageError(error.message);
+    throw error;
+  }
+  return specs;
 }
 
 /** A conversation id from the command line, or a usage error saying what is wrong. */

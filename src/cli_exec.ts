@@ -10,6 +10,7 @@ import type { Permissions } from "./permissions.ts";
 import { type ExecutionPlan, Sandbox } from "./sandbox.ts";
 import type { ExecutionRequest } from "./execution_plan.ts";
 import {
+  checkedDependencies,
   EXIT,
   loadCliConfig,
   parseInteger,
@@ -206,7 +207,7 @@ async function parseExecArgs(args: string[]): Promise<ExecArgs | "help"> {
       conversationId: values.conversation,
       permissions: requested,
       limits,
-      ...(values.dep ? { dependencies: values.dep } : {}),
+      ...(values.dep ? { dependencies: checkedDependencies(values.dep) } : {}),
       ...(values["allow-tools"] !== undefined
         ? { allowedTools: values["allow-tools"].split(",") }
         : {}),

@@ -3,7 +3,7 @@
  */
 import { ensureFolder } from "./conductor_folder.ts";
 import { parseArgs } from "node:util";
-import { checkedId, EXIT, loadCliConfig, UsageError } from "./cli_common.ts";
+import { checkedDependencies, checkedId, EXIT, loadCliConfig, UsageError } from "./cli_common.ts";
 import { installDependencies } from "./installer.ts";
 import { writeErr, writeOut } from "./log.ts";
 import { inWorkspace } from "./workspace.ts";
@@ -50,6 +50,7 @@ export async function installCommand(args: string[]): Promise<number> {
   if (!positionals.length) {
     throw new UsageError("Nothing to install: give one or more npm:NAME@VERSION");
   }
+  checkedDependencies(positionals);
   const config = await loadCliConfig(values.config);
   await ensureFolder("workspacesDir", config.workspacesDir);
   await prepareDenoDir(config.denoDir);

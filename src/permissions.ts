@@ -119,6 +119,7 @@ export const SYS_READ_NAMES: readonly string[] = SYS_NAMES.filter((name) =>
 
 const MAX_ENTRIES = 256;
 const MAX_ENTRY_LENGTH = 4096;
+const NOT_A_HOST = "not a host, host:port, [IPv6] or IPv4 CIDR";
 
 /** Raised for a request that is malformed (not for one the ceiling refuses). */
 export class PermissionRequestError extends TypeError {
@@ -153,6 +154,10 @@ function checkEntry(kind: string, index: number, entry: unknown): string {
     // deno-lint-ignore no-control-regex
     : /[\u0000-\u001f\u007f]/.test(entry)
     ? "contains a NUL or control character"
+    : kind === "net" && !parseNetEntry(entry)
+    ? NOT_A_HOST
+    : kind === "sys" && !SYS_NAMES.includes(entry)
+    ? `unknown sys API; expected one of ${SYS_NAMES.join(", ")}`
     : undefined;
   if (problem) {
     throw new PermissionRequestError(`Invalid ${where} ${JSON.stringify(entry)}: ${problem}`);
@@ -266,7 +271,7 @@ const LOOPBACK = parseCidr("127.0.0.1")!;
 
 function netDenial(entry: string, ceiling: Ceiling): string | undefined {
   const parsed = parseNetEntry(entry);
-  if (!parsed) return "not a host, host:port, [IPv6] or IPv4 CIDR";
+  if (!parsed) return NOT_A_HOST;
   const { host } = parsed;
   const cidr = parseCidr(host);
   if (cidr && isPrivateIpv4(cidr, ceiling.privateNet)) {

@@ -67,6 +67,12 @@ Deno.test("parsePermissions() refuses malformed entries, naming each", async (t)
     ["string", "all", /expected an object, got "all"/],
     ["too many entries", { read: Array(257).fill("a") }, /more than 256 entries/],
     ["too long", { read: ["a".repeat(5000)] }, /longer than 4096 characters/],
+    [
+      "a URL for a host",
+      { net: ["http://x.com"] },
+      /permissions\.net\[0\] "http:\/\/x\.com": not a host, host:port, \[IPv6\] or IPv4 CIDR/,
+    ],
+    ["an unknown sys API", { sys: ["bogus"] }, /permissions\.sys\[0\] "bogus": unknown sys API/],
   ];
   for (const [name, raw, message] of cases) {
     await t.step(name, () => {

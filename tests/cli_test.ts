@@ -120,6 +120,12 @@ Deno.test("conductor exec exits 2 on usage and config errors", async (t) => {
     [["exec", "--allow-run", "-e", "1"], /--allow-run needs a value/],
     [["exec", "--permissions", "{", "-e", "1"], /Invalid --permissions JSON/],
     [["exec", "--permissions", '{"read":"."}', "-e", "1"], /Invalid permissions\.read/],
+    [["exec", "--dep", "lodash", "-e", "1"], /^conductor: Invalid dependency "lodash"/],
+    [
+      ["exec", "--allow-net=http://x.com", "-e", "1"],
+      /permissions\.net\[0\] "http:\/\/x\.com": not a host/,
+    ],
+    [["exec", "--allow-sys=bogus", "-e", "1"], /permissions\.sys\[0\] "bogus": unknown sys API/],
     [["frobnicate"], /Unknown command "frobnicate"/],
     [["exec", "-e", "1"], /Unknown key "ceilling"/, { ceilling: {} }],
     [
