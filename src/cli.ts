@@ -14,6 +14,7 @@ const MAIN_HELP =
   `MCP Conductor ${VERSION}: run untrusted TypeScript/JavaScript in a fresh Deno sandbox.
 
 Usage: conductor <command> [options]
+       conductor --version
 
 Commands:
   serve       Start the MCP server on stdio (for Cursor, Claude Desktop, ...)
@@ -23,10 +24,9 @@ Commands:
   files       Put files into a workspace, and get them out
   help        Show help for a command
 
-Options (every command):
+Options (every command, before or after it):
   --config FILE   Config file (default: $CONDUCTOR_CONFIG, then ./conductor.jsonc)
   -h, --help      Show help
-  --version       Show the version
 
 Exit codes: 0 success, 1 the code failed, 2 usage or config error, 3 refused by policy.
 Run "conductor <command> --help" for details.
@@ -99,7 +99,7 @@ function missingAllowAll(): string | undefined {
 
 /** Runs the CLI; returns the process exit code. */
 export async function runCli(args: string[]): Promise<number> {
-  const [command, ...rest] = args;
+  const [command, ...rest] = configAfterCommand(args);
   try {
     if (isCommand(command)) {
       const module = await COMMANDS[command]();
@@ -132,6 +132,11 @@ export async function runCli(args: string[]): Promise<number> {
         await writeOut(`conductor ${VERSION}\n`);
         return EXIT.ok;
       default:
+        if (command.startsWith("-")) {
+          throw new UsageError(
+            `${command} goes with a command: conductor <command> ${command} ...`,
+          );
+        }
         throw new UsageError(
           `Unknown command "${command}": expected one of ${Object.keys(COMMANDS).join(", ")}, help`,
         );
@@ -155,6 +160,17 @@ export async function runCli(args: string[]): Promise<number> {
     }
     throw error;
   }
+}
+
+/** `--config FILE` given before the command goes after it, where the command reads it. */
+function configAfterCommand(args: string[]): string[] {
+  if (args[0] === "--config" && args.length > 2) {
+    return [args[2]!, ...args.slice(0, 2), ...args.slice(3)];
+  }
+  if (args[0]?.startsWith("--config=") && args.length > 1) {
+    return [args[1]!, args[0], ...args.slice(2)];
+  }
+  return args;
 }
 
 function isParseArgsError(error: unknown): boolean {

@@ -37,7 +37,8 @@ Permissions (relative paths are inside the conversation's files folder, the cwd)
                           config's ceiling.privateNet lists them
   --allow-read[=PATHS]    Read (without a value: the files folder)
   --allow-write[=PATHS]   Write (without a value: the files folder)
-  --allow-env=NAMES       Env vars (NAME or PREFIX*), if the ceiling allows them
+  --allow-env[=NAMES]     Env vars (NAME or PREFIX*; without a value: all, "*"), if
+                          the ceiling allows them
   --allow-sys[=NAMES]     System info APIs, if the ceiling allows them
   --allow-import=HOSTS    Cached remote modules from these hosts, if allowed
   --allow-run=PROGRAMS    Subprocesses, if allowed (a full escape: off by default)
@@ -168,7 +169,9 @@ async function parseExecArgs(args: string[]): Promise<ExecArgs | "help"> {
     try {
       code = source === "-" ? await readStdin() : await Deno.readTextFile(source);
     } catch (error) {
-      throw new UsageError(`Cannot read "${source}": ${(error as Error).message}`);
+      // `--allow-net example.com` with no file: the host was taken for the file.
+      const hint = bare && args[args.indexOf(bare) + 1] === source ? valueHint : "";
+      throw new UsageError(`Cannot read "${source}": ${(error as Error).message}${hint}`);
     }
   } else if (positionals.length === 0) {
     throw new UsageError(`Nothing to run: give a FILE, -e CODE, or - for stdin`);

@@ -80,7 +80,8 @@ export async function serveCommand(args: string[]): Promise<number> {
   Deno.unrefTimer(gc);
 
   await server.connect(transport);
-  // Clients that set a level through logging/setLevel get the log lines too.
+  // Log lines also go to the client as notifications (from the first one on, which MCP
+  // allows before initialize); a level set through logging/setLevel filters them.
   setLogSink((line) =>
     void server.server.sendLoggingMessage({ level: "info", logger: "conductor", data: line }).catch(
       () => {},

@@ -79,7 +79,9 @@ export async function workspacesCommand(args: string[]): Promise<number> {
     await writeOut(WORKSPACES_HELP);
     return values.help ? EXIT.ok : EXIT.usage;
   }
-  if (extra.length) throw new UsageError(`Too many arguments: ${extra.join(" ")}`);
+  const most = sub === "rm" ? 1 : 0; // arguments after the subcommand
+  const surplus = [id, ...extra].filter((a) => a !== undefined).slice(most);
+  if (surplus.length) throw new UsageError(`Too many arguments: ${surplus.join(" ")}`);
   const config = await loadCliConfig(values.config);
   switch (sub) {
     case "list": {
@@ -134,6 +136,11 @@ export async function filesCommand(args: string[]): Promise<number> {
     return values.help ? EXIT.ok : EXIT.usage;
   }
   if (!id) throw new UsageError(`files ${sub} needs a workspace ID`);
+  checkedId(id); // before reading stdin for put
+  const most = { ls: 2, get: 3, put: 4 }[sub] ?? positionals.length; // with the subcommand
+  if (positionals.length > most) {
+    throw new UsageError(`Too many arguments: ${positionals.slice(most).join(" ")}`);
+  }
   const config = await loadCliConfig(values.config);
   try {
     switch (sub) {

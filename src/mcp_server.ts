@@ -11,7 +11,8 @@ import type {
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { BusyError } from "./concurrency.ts";
-import type { ResolvedConfig } from "./config.ts";
+import { MIN_LIMITS, type ResolvedConfig } from "./config.ts";
+import { MAX_CODE_BYTES } from "./execution_plan.ts";
 import type { ExecutionResult } from "./execution_result.ts";
 import { installDependencies } from "./installer.ts";
 import { log } from "./log.ts";
@@ -100,14 +101,16 @@ type Args<S extends z.ZodRawShape> = z.infer<z.ZodObject<S>>;
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 const runDenoCodeInput = (config: ResolvedConfig) => ({
-  code: z.string().describe("The TypeScript/JavaScript module to run."),
+  code: z.string().describe(
+    `The TypeScript/JavaScript module to run (at most ${MAX_CODE_BYTES / 1048576} MB).`,
+  ),
   conversationId: conversationIdInput.optional(),
   permissions: permissionsInput.optional(),
   dependencies: z.array(z.string()).optional().describe(
     'Packages to install before running, e.g. ["npm:zod@3.23.8"]. Added to the workspace\'s packages.',
   ),
   timeoutMs: z.number().int().optional().describe(
-    `Time limit in ms (default ${config.limits.timeoutMs}, max ${config.maxLimits.timeoutMs}).`,
+    `Time limit in ms (default ${config.limits.timeoutMs}; ${MIN_LIMITS.timeoutMs} to ${config.maxLimits.timeoutMs}).`,
   ),
   allowedTools: z.array(z.string()).optional().describe(
     'Upstream MCP tools the code may call through the `tools` object, as SERVER.TOOL names or globs: ["github.get_issue"]. ' +
@@ -117,7 +120,7 @@ const runDenoCodeInput = (config: ResolvedConfig) => ({
         : "No upstream servers are configured here: leave it out."),
   ),
   memoryMb: z.number().int().optional().describe(
-    `Memory limit in MB for the whole process (default ${config.limits.memoryMb}, max ${config.maxLimits.memoryMb}).`,
+    `Memory limit in MB for the whole process (default ${config.limits.memoryMb}; ${MIN_LIMITS.memoryMb} to ${config.maxLimits.memoryMb}).`,
   ),
 });
 

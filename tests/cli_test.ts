@@ -127,6 +127,16 @@ Deno.test("conductor exec exits 2 on usage and config errors", async (t) => {
     ],
     [["exec", "--allow-sys=bogus", "-e", "1"], /permissions\.sys\[0\] "bogus": unknown sys API/],
     [["frobnicate"], /Unknown command "frobnicate"/],
+    [["--bogus"], /^conductor: --bogus goes with a command: conductor <command> --bogus \.\.\.\n$/],
+    // Read before the command too: this file does not exist.
+    [["--config", "/nonexistent.jsonc", "exec", "-e", "1"], /\/nonexistent\.jsonc/],
+    [["files", "ls", "abc", "extra"], /^conductor: Too many arguments: extra\n$/],
+    [["files", "get", "abc", "a.txt", "b.txt"], /Too many arguments: b\.txt/],
+    [["workspaces", "list", "X"], /^conductor: Too many arguments: X\n$/],
+    [
+      ["exec", "--allow-net", "example.com"],
+      /Cannot read "example\.com".*\(a value of --allow-net goes after "=": --allow-net=VALUE\)/,
+    ],
     [["exec", "-e", "1"], /Unknown key "ceilling"/, { ceilling: {} }],
     [
       ["exec", "-e", "1"],
