@@ -148,8 +148,10 @@ function stringList(value: unknown, key: string, each?: (s: string) => boolean):
   });
 }
 
-function listOrTrue(value: unknown, key: string): true | string[] {
-  return value === true ? true : stringList(value, key);
+function listOrTrue(value: unknown, key: string, each?: (s: string) => boolean): true | string[] {
+  if (value === true) return true;
+  if (!Array.isArray(value)) fail(key, "true or an array of strings", value);
+  return stringList(value, key, each);
 }
 
 function absoluteList(value: unknown, key: string, base: string): string[] {
@@ -161,10 +163,12 @@ function boolean(value: unknown, key: string): boolean {
   return value;
 }
 
+/** `what`: the kind of object, when its keys depend on it (`a stdio server`). */
 function checkObject(
   value: unknown,
   key: string,
   allowed: readonly string[],
+  what?: string,
 ): Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     fail(key, "an object", value);
@@ -172,7 +176,9 @@ function checkObject(
   for (const k of Object.keys(value)) {
     if (!allowed.includes(k)) {
       const path = key ? `${key}.${k}` : k;
-      throw new ConfigError(`Unknown key "${path}": expected one of ${allowed.join(", ")}`);
+      throw new ConfigError(
+        `Unknown key "${path}"${what ? ` for ${what}` : ""}: expected one of ${allowed.join(", ")}`,
+      );
     }
   }
   return value as Record<string, unknown>;
@@ -189,7 +195,7 @@ function resolveCeiling(raw: unknown, base: string): Ceiling {
     write: (v, k) => absoluteList(v, k, base),
     env: (v, k) => stringList(v, k, (s) => /^[A-Za-z_][A-Za-z0-9_]*\*?$|^\*$/.test(s)),
     import: (v, k) => stringList(v, k),
-    sys: (v, k) => v === true ? true : stringList(v, k, (s) => SYS_NAMES.includes(s)),
+    sys: (v, k) => listOrTrue(v, k, (s) => SYS_NAMES.includes(s)),
     run: (v, k) => stringList(v, k),
     ffi: boolean,
     all: boolean,
@@ -223,7 +229,12 @@ export function resolveConfig(
   baseDir: string = PROJECT_ROOT,
   source?: string,
 ): ResolvedConfig {
-  const obj = checkObject(raw ?? {}, "", [
+  // No value at all (`null`, or a file of comments only): the defaults.
+  raw ??= {};
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    throw new ConfigError(`The config must be a JSON object, got ${JSON.stringify(raw)}`);
+  }
+  const obj = checkObject(raw, "", [
     "$schema",
     "workspacesDir",
     "denoDir",
@@ -308,17 +319,30 @@ export function resolveConfig(
     prewarm: resolvePrewarm(obj.prewarm),
     mcpServers: resolveMcpServers(obj.mcpServers, baseDir),
     toolPolicy: resolveToolPolicy(obj.toolPolicy),
-    redactPatterns: obj.redactPatterns === undefined
-      ? []
-      : stringList(obj.redactPatterns, "redactPatterns", (p) => {
-        try {
-          new RegExp(p);
-          return true;
-        } catch {
-          return false;
-        }
-      }),
+    redactPatterns: resolveRedactPatterns(obj.redactPatterns),
   };
+}
+
+/** Regex sources, compiled as `makeRedactor` does (flag `g`); commas are fine here. */
+function resolveRedactPatterns(raw: unknown): string[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) fail("redactPatterns", "an array of strings", raw);
+  return raw.map((p, i) => {
+    const key = `redactPatterns[${i}]`;
+    if (typeof p !== "string" || p === "") fail(key, "a non-empty string", p);
+    let regex: RegExp;
+    try {
+      regex = new RegExp(p, "g");
+    } catch (error) {
+      throw new ConfigError(
+        `"${key}" must be a valid regex, got ${JSON.stringify(p)}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    // It would put a mark between every two characters of every line.
+    if (regex.test("")) fail(key, "a regex that does not match the empty string", p);
+    return p;
+  });
 }
 
 function stringRecord(value: unknown, key: string): Record<string, string> {
@@ -329,6 +353,9 @@ function stringRecord(value: unknown, key: string): Record<string, string> {
   return obj as Record<string, string>;
 }
 
+const STDIO_KEYS = ["type", "command", "args", "env", "cwd"];
+const HTTP_KEYS = ["type", "url", "headers"];
+
 function resolveMcpServers(raw: unknown, base: string): Record<string, UpstreamConfig> {
   if (raw === undefined) return {};
   const servers = checkObject(raw, "mcpServers", Object.keys(raw ?? {}));
@@ -336,33 +363,54 @@ function resolveMcpServers(raw: unknown, base: string): Record<string, UpstreamC
   for (const [name, value] of Object.entries(servers)) {
     const key = `mcpServers.${name}`;
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) fail(key, "named with letters, digits, _ or -", name);
-    const obj = checkObject(value, key, [
-      "command",
-      "args",
-      "env",
-      "cwd",
-      "url",
-      "headers",
-      "type",
-    ]);
-    if (typeof obj.url === "string") {
-      if (!/^https?:\/\//.test(obj.url) || !URL.canParse(obj.url)) {
+    const given = checkObject(value, key, [...STDIO_KEYS, ...HTTP_KEYS]);
+    if (given.type !== undefined && given.type !== "stdio" && given.type !== "http") {
+      fail(`${key}.type`, '"stdio" or "http"', given.type);
+    }
+    const type = given.type ??
+      ("url" in given && !("command" in given)
+        ? "http"
+        : "command" in given && !("url" in given)
+        ? "stdio"
+        : fail(key, 'an object with either "command" (stdio) or "url" (Streamable HTTP)', value));
+    // Keys of the other transport are refused: they would be silently ignored.
+    if (type === "http") {
+      const obj = checkObject(value, key, HTTP_KEYS, "a Streamable HTTP server");
+      if (typeof obj.url !== "string" || !/^https?:\/\//.test(obj.url) || !URL.canParse(obj.url)) {
         fail(`${key}.url`, "an http(s) URL", obj.url);
       }
       out[name] = {
         url: obj.url,
-        ...(obj.headers ? { headers: stringRecord(obj.headers, `${key}.headers`) } : {}),
+        ...(obj.headers !== undefined
+          ? { headers: stringRecord(obj.headers, `${key}.headers`) }
+          : {}),
       };
-    } else if (typeof obj.command === "string" && obj.command) {
+    } else {
+      const obj = checkObject(value, key, STDIO_KEYS, "a stdio server");
+      if (typeof obj.command !== "string" || obj.command === "") {
+        fail(`${key}.command`, "a non-empty string", obj.command);
+      }
+      if (obj.cwd !== undefined && (typeof obj.cwd !== "string" || obj.cwd === "")) {
+        fail(`${key}.cwd`, "a non-empty path", obj.cwd);
+      }
       out[name] = {
         command: obj.command,
-        ...(obj.args !== undefined ? { args: stringList(obj.args, `${key}.args`) } : {}),
+        ...(obj.args !== undefined ? { args: argList(obj.args, `${key}.args`) } : {}),
         ...(obj.env !== undefined ? { env: stringRecord(obj.env, `${key}.env`) } : {}),
-        ...(typeof obj.cwd === "string" ? { cwd: resolve(base, obj.cwd) } : {}),
+        ...(obj.cwd !== undefined ? { cwd: resolve(base, obj.cwd) } : {}),
       };
-    } else fail(key, 'an object with "command" (stdio) or "url" (Streamable HTTP)', value);
+    }
   }
   return out;
+}
+
+/** Arguments of an upstream's command: any strings (commas are no Deno flag's here). */
+function argList(value: unknown, key: string): string[] {
+  if (!Array.isArray(value)) fail(key, "an array of strings", value);
+  for (const [i, v] of value.entries()) {
+    if (typeof v !== "string") fail(`${key}[${i}]`, "a string", v);
+  }
+  return value;
 }
 
 export const DEFAULT_TOOL_POLICY: ToolPolicy = {
@@ -446,6 +494,13 @@ export function parseJsonc(text: string, name: string): unknown {
   const errors: ParseError[] = [];
   const value = parse(text, errors, { allowTrailingComma: true, disallowComments: false });
   const first = errors[0];
+  // Nothing but whitespace and comments: no value, the defaults (like `{}` or `null`).
+  if (
+    errors.length === 1 && first && printParseErrorCode(first.error) === "ValueExpected" &&
+    first.offset === text.length
+  ) {
+    return undefined;
+  }
   if (first) {
     const before = text.slice(0, first.offset);
     const line = before.split("\n").length;

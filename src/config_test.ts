@@ -55,7 +55,17 @@ Deno.test("resolveConfig() refuses unknown keys and bad values, naming the key",
       { maxLimits: { timeoutMs: 1000 }, limits: { timeoutMs: 2000 } },
       /from 1 to 1000/,
     ],
-    ["net not a list", { ceiling: { net: "all" } }, /"ceiling\.net" must be an array of strings/],
+    [
+      "net neither true nor a list",
+      { ceiling: { net: false } },
+      /"ceiling\.net" must be true or an array of strings, got false/,
+    ],
+    [
+      "sys neither true nor a list",
+      { ceiling: { sys: "all" } },
+      /"ceiling\.sys" must be true or an array of strings, got "all"/,
+    ],
+    ["read not a list", { ceiling: { read: "/x" } }, /"ceiling\.read" must be an array of strings/],
     ["bad privateNet", { ceiling: { privateNet: ["localhost"] } }, /"ceiling\.privateNet\[0\]"/],
     ["bad env name", { ceiling: { env: ["A-B"] } }, /"ceiling\.env\[0\]"/],
     ["bad sys name", { ceiling: { sys: ["bogus"] } }, /"ceiling\.sys\[0\]"/],
@@ -64,7 +74,8 @@ Deno.test("resolveConfig() refuses unknown keys and bad values, naming the key",
     ["empty path", { workspacesDir: "" }, /"workspacesDir" must be a non-empty path/],
     ["prewarm budget negative", { prewarm: { memoryMb: -1 } }, /"prewarm\.memoryMb"/],
     ["unknown prewarm key", { prewarm: { budget: 1 } }, /Unknown key "prewarm\.budget"/],
-    ["not an object", [], /must be an object/],
+    ["an array", [], /^The config must be a JSON object, got \[\]$/],
+    ["a number", 42, /^The config must be a JSON object, got 42$/],
   ];
   for (const [name, raw, message] of cases) {
     await t.step(name, () => {
@@ -152,5 +163,179 @@ Deno.test("resolveConfig() refuses a denoDir or auditFile a conversation could b
     ]
   ) {
     resolveConfig(raw);
+  }
+});
+
+Deno.test("resolveConfig() takes any regex in redactPatterns, commas included", () => {
+  const patterns = ["sk-[A-Za-z0-9]{20,}", "a{1,3},b", String.raw`(\w+)=\1`];
+  assert.deepEqual(resolveConfig({ redactPatterns: patterns }, "/b").redactPatterns, patterns);
+});
+
+Deno.test("resolveConfig() refuses a redactPatterns entry that is no regex, saying why", async (t) => {
+  const cases: [string, unknown, RegExp][] = [
+    [
+      "unclosed group",
+      ["ok", "("],
+      /^"redactPatterns\[1\]" must be a valid regex, got "\(": Invalid regular expression: .*Unterminated group/,
+    ],
+    ["empty", [""], /^"redactPatterns\[0\]" must be a non-empty string, got ""$/],
+    ["not a string", [7], /^"redactPatterns\[0\]" must be a non-empty string, got 7$/],
+    ["not a list", "sk-.*", /^"redactPatterns" must be an array of strings/],
+    [
+      "matches the empty string",
+      ["a*"],
+      /^"redactPatterns\[0\]" must be a regex that does not match the empty string, got "a\*"$/,
+    ],
+  ];
+  for (const [name, redactPatterns, message] of cases) {
+    await t.step(name, () => {
+      assert.throws(() => resolveConfig({ redactPatterns }, "/b"), {
+        name: "ConfigError",
+        message,
+      });
+    });
+  }
+});
+
+Deno.test("resolveConfig() resolves mcpServers of both transports", () => {
+  const c = resolveConfig({
+    mcpServers: {
+      gh: {
+        type: "stdio",
+        command: "deno",
+        args: ["run", "--allow-net=api.github.com,example.com", ""],
+        env: { TOKEN: "t" },
+        cwd: "servers",
+      },
+      search: { url: "https://mcp.example.com/mcp", headers: { Authorization: "Bearer x" } },
+      plain: { type: "http", url: "http://localhost:1/mcp" },
+    },
+  }, "/etc/conductor");
+  assert.deepEqual(c.mcpServers, {
+    gh: {
+      command: "deno",
+      args: ["run", "--allow-net=api.github.com,example.com", ""],
+      env: { TOKEN: "t" },
+      cwd: "/etc/conductor/servers",
+    },
+    search: { url: "https://mcp.example.com/mcp", headers: { Authorization: "Bearer x" } },
+    plain: { url: "http://localhost:1/mcp" },
+  });
+});
+
+Deno.test("resolveConfig() refuses an mcpServers key of the wrong type or transport, naming it", async (t) => {
+  const cases: [string, unknown, RegExp][] = [
+    [
+      "cwd not a string",
+      { command: "x", cwd: 5 },
+      /^"mcpServers\.a\.cwd" must be a non-empty path, got 5$/,
+    ],
+    ["empty cwd", { command: "x", cwd: "" }, /^"mcpServers\.a\.cwd" must be a non-empty path/],
+    [
+      "headers on a stdio server",
+      { command: "x", headers: 3 },
+      /^Unknown key "mcpServers\.a\.headers" for a stdio server: expected one of type, command, args, env, cwd$/,
+    ],
+    [
+      "env on an http server",
+      { url: "https://h/mcp", env: {} },
+      /^Unknown key "mcpServers\.a\.env" for a Streamable HTTP server: expected one of type, url, headers$/,
+    ],
+    [
+      "type sse",
+      { type: "sse", url: "https://h/sse" },
+      /^"mcpServers\.a\.type" must be "stdio" or "http", got "sse"$/,
+    ],
+    [
+      "type not a string",
+      { type: 1, command: "x" },
+      /^"mcpServers\.a\.type" must be "stdio" or "http"/,
+    ],
+    [
+      "type against url",
+      { type: "stdio", url: "https://h/mcp" },
+      /Unknown key "mcpServers\.a\.url" for a stdio server/,
+    ],
+    [
+      "type without command",
+      { type: "stdio" },
+      /^"mcpServers\.a\.command" must be a non-empty string, got undefined$/,
+    ],
+    [
+      "type without url",
+      { type: "http" },
+      /^"mcpServers\.a\.url" must be an http\(s\) URL, got undefined$/,
+    ],
+    [
+      "both command and url",
+      { command: "x", url: "https://h/mcp" },
+      /^"mcpServers\.a" must be an object with either "command" \(stdio\) or "url"/,
+    ],
+    ["neither", { args: [] }, /^"mcpServers\.a" must be an object with either "command"/],
+    [
+      "command not a string",
+      { command: 1 },
+      /^"mcpServers\.a\.command" must be a non-empty string, got 1$/,
+    ],
+    [
+      "arg not a string",
+      { command: "x", args: ["a", 1] },
+      /^"mcpServers\.a\.args\[1\]" must be a string, got 1$/,
+    ],
+    [
+      "args not a list",
+      { command: "x", args: "a b" },
+      /^"mcpServers\.a\.args" must be an array of strings/,
+    ],
+    [
+      "env value not a string",
+      { command: "x", env: { A: 1 } },
+      /^"mcpServers\.a\.env\.A" must be a string, got 1$/,
+    ],
+    [
+      "headers null",
+      { url: "https://h/mcp", headers: null },
+      /^"mcpServers\.a\.headers" must be an object, got null$/,
+    ],
+    ["url not http", { url: "file:///x" }, /^"mcpServers\.a\.url" must be an http\(s\) URL/],
+  ];
+  for (const [name, server, message] of cases) {
+    await t.step(name, () => {
+      assert.throws(() => resolveConfig({ mcpServers: { a: server } }, "/b"), {
+        name: "ConfigError",
+        message,
+      });
+    });
+  }
+});
+
+Deno.test("parseJsonc() gives no value for a file of whitespace and comments only", () => {
+  for (const text of ["", " \n", "// nothing set yet\n", "/* a */\n// b"]) {
+    assert.equal(parseJsonc(text, "f"), undefined, JSON.stringify(text));
+  }
+  assert.throws(() => parseJsonc("/* unterminated", "f"), {
+    name: "ConfigError",
+    message: /UnexpectedEndOfComment at line 1, column 1/,
+  });
+  assert.throws(() => parseJsonc("// c\n,", "f"), {
+    name: "ConfigError",
+    message: /ValueExpected at line 2, column 1/,
+  });
+});
+
+Deno.test("loadConfig() gives the defaults for an empty or comment-only file, as for {}", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const text of ["", "// nothing set yet\n", "null", "{}"]) {
+      const file = join(dir, "conductor.jsonc");
+      await Deno.writeTextFile(file, text);
+      const c = await loadConfig({ cwd: dir });
+      assert.equal(c.source, file);
+      assert.equal(c.workspacesDir, join(dir, "workspaces"));
+      assert.deepEqual(c.ceiling, DEFAULT_CEILING);
+      assert.deepEqual(c.limits, DEFAULT_LIMITS);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

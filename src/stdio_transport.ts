@@ -38,6 +38,47 @@ const ID_FIRST = new RegExp(String.raw`^\s*\{(?:\s*${STRING_MEMBER}\s*,)*\s*${ID
 /** The id among the last members: `...,"jsonrpc":"2.0","id":7}` (the SDK client's order). */
 const ID_LAST = new RegExp(String.raw`[{,]\s*${ID_VALUE}(?:\s*,\s*${STRING_MEMBER})*\s*\}\s*$`);
 
+const isObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** The members each kind of message may have (the SDK's schemas are strict). */
+const MEMBERS = {
+  method: ["jsonrpc", "id", "method", "params"],
+  result: ["jsonrpc", "id", "result"],
+  error: ["jsonrpc", "id", "error"],
+};
+
+/**
+ * Why JSON that `JSONRPCMessageSchema` refused is no message the SDK takes. Only on that
+ * error path: a valid line never pays for it.
+ */
+function whyInvalid(raw: unknown): string {
+  if (Array.isArray(raw)) return "batches are not supported";
+  if (!isObject(raw)) return "a message must be a JSON object";
+  const m = raw as Record<string, unknown>;
+  if (m.jsonrpc !== "2.0") return '"jsonrpc" must be "2.0"';
+  if ("id" in m && typeof m.id !== "string" && !Number.isInteger(m.id)) {
+    return '"id" must be a string or an integer';
+  }
+  const kinds = (["method", "result", "error"] as const).filter((k) => k in m);
+  if (kinds.length !== 1) return 'a message must have one of "method", "result" or "error"';
+  const unknown = Object.keys(m).find((k) => !MEMBERS[kinds[0]!].includes(k));
+  if (unknown) return `unknown member ${JSON.stringify(unknown).slice(0, 100)}`;
+  if ("method" in m && typeof m.method !== "string") return '"method" must be a string';
+  if ("params" in m && !isObject(m.params)) return '"params" must be an object';
+  if ("result" in m && !("id" in m)) return 'a result must have an "id"';
+  if ("result" in m && !isObject(m.result)) return '"result" must be an object';
+  const error = m.error as { code?: unknown; message?: unknown } | undefined;
+  if (
+    "error" in m &&
+    !(isObject(error) && Number.isInteger(error?.code) && typeof error?.message === "string")
+  ) {
+    return '"error" must be an object with an integer "code" and a string "message"';
+  }
+  const where = "params" in m ? "params" : "result";
+  if (isObject(m[where]) && "_meta" in (m[where] as object)) return `"${where}._meta" is not valid`;
+  return "not a JSON-RPC 2.0 message";
+}
+
 export interface StdioTransportOptions {
   /** @default Deno.stdin.readable */
   input?: ReadableStream<Uint8Array>;
@@ -190,7 +231,7 @@ export class StdioTransport implements Transport {
       this.#sendError(
         typeof id === "string" || typeof id === "number" ? id : null,
         -32600,
-        "Invalid Request: not a JSON-RPC 2.0 message",
+        `Invalid Request: ${whyInvalid(raw)}`,
       );
       return;
     }

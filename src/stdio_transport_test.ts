@@ -78,7 +78,7 @@ Deno.test("StdioTransport answers bad lines with JSON-RPC errors and keeps readi
     {
       jsonrpc: "2.0",
       id: 7,
-      error: { code: -32600, message: "Invalid Request: not a JSON-RPC 2.0 message" },
+      error: { code: -32600, message: 'Invalid Request: "jsonrpc" must be "2.0"' },
     },
     {
       jsonrpc: "2.0",
@@ -276,4 +276,91 @@ Deno.test('StdioTransport gives the SDK ids of its own: a request 0 or "" can be
   await h.transport.send({ jsonrpc: "2.0", id: 1, result: {} });
   await h.transport.send({ jsonrpc: "2.0", id: 2, result: {} });
   assert.deepEqual(h.written.map((l) => JSON.parse(l)), [{ jsonrpc: "2.0", id: "", result: {} }]);
+});
+
+Deno.test("StdioTransport names why a request is invalid, and echoes its id when it has one", async (t) => {
+  const cases: [string, unknown, string | number | null, string][] = [
+    ["a batch", [{ jsonrpc: "2.0", id: 1, method: "ping" }], null, "batches are not supported"],
+    ["a number", 42, null, "a message must be a JSON object"],
+    ["null", null, null, "a message must be a JSON object"],
+    ["no jsonrpc", { id: 1, method: "ping" }, 1, '"jsonrpc" must be "2.0"'],
+    ["jsonrpc 1.0", { jsonrpc: "1.0", id: "a", method: "ping" }, "a", '"jsonrpc" must be "2.0"'],
+    [
+      "id null",
+      { jsonrpc: "2.0", id: null, method: "ping" },
+      null,
+      '"id" must be a string or an integer',
+    ],
+    [
+      "id a fraction",
+      { jsonrpc: "2.0", id: 1.5, method: "ping" },
+      1.5,
+      '"id" must be a string or an integer',
+    ],
+    [
+      "id an object",
+      { jsonrpc: "2.0", id: { a: 1 }, method: "ping" },
+      null,
+      '"id" must be a string or an integer',
+    ],
+    [
+      "params null",
+      { jsonrpc: "2.0", id: 2, method: "x", params: null },
+      2,
+      '"params" must be an object',
+    ],
+    [
+      "params an array",
+      { jsonrpc: "2.0", id: 3, method: "x", params: [1] },
+      3,
+      '"params" must be an object',
+    ],
+    ["method not a string", { jsonrpc: "2.0", id: 4, method: 1 }, 4, '"method" must be a string'],
+    [
+      "no method",
+      { jsonrpc: "2.0", id: 5 },
+      5,
+      'a message must have one of "method", "result" or "error"',
+    ],
+    [
+      "method and result",
+      { jsonrpc: "2.0", id: 6, method: "x", result: {} },
+      6,
+      'a message must have one of "method", "result" or "error"',
+    ],
+    [
+      "unknown member",
+      { jsonrpc: "2.0", id: 7, method: "x", extra: 1 },
+      7,
+      'unknown member "extra"',
+    ],
+    ["result without id", { jsonrpc: "2.0", result: {} }, null, 'a result must have an "id"'],
+    ["result not an object", { jsonrpc: "2.0", id: 8, result: 1 }, 8, '"result" must be an object'],
+    [
+      "error without a code",
+      { jsonrpc: "2.0", id: 9, error: { message: "no" } },
+      9,
+      '"error" must be an object with an integer "code" and a string "message"',
+    ],
+    [
+      "bad _meta",
+      { jsonrpc: "2.0", id: 10, method: "x", params: { _meta: 1 } },
+      10,
+      '"params._meta" is not valid',
+    ],
+  ];
+  for (const [name, raw, id, why] of cases) {
+    await t.step(name, async () => {
+      const h = harness();
+      await h.transport.start();
+      await h.send(JSON.stringify(raw) + "\n" + '{"jsonrpc":"2.0","id":"next","method":"ping"}\n');
+      await h.settle();
+      assert.deepEqual(h.written.map((l) => JSON.parse(l)), [
+        { jsonrpc: "2.0", id, error: { code: -32600, message: `Invalid Request: ${why}` } },
+      ]);
+      // The next line is still read, and valid.
+      assert.deepEqual(h.messages, [{ jsonrpc: "2.0", id: 1, method: "ping" }]);
+      await h.transport.close();
+    });
+  }
 });
