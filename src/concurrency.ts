@@ -7,9 +7,20 @@ export class BusyError extends Error {
   override name = "Busy";
 }
 
+/**
+ * A place taken when a request arrives, before the work that precedes its run (planning):
+ * the requests refused when the queue is full are the last to arrive, not the slowest to
+ * plan. Its run takes it over; `leave()` gives back one that never runs.
+ */
+export interface Ticket {
+  live: boolean;
+}
+
 export class Limiter {
   #running = 0;
   #queue: (() => void)[] = [];
+  /** Tickets taken whose run has not started yet. */
+  #admitted = 0;
 
   constructor(readonly max: number, readonly maxQueue: number) {}
 
@@ -27,16 +38,41 @@ export class Limiter {
   }
 
   /**
-   * Runs `fn` when a slot is free. A waiting call whose signal aborts leaves the queue.
-   * @throws {BusyError} when `max` run and `maxQueue` wait already
+   * A place in line for a run that will follow (see Ticket).
+   * @throws {BusyError} when `max` run and `maxQueue` wait or hold tickets already
    */
-  async run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  admit(): Ticket {
+    this.#checkRoom();
+    this.#admitted++;
+    return { live: true };
+  }
+
+  /** Gives back a ticket whose run will not happen (refused, cancelled, failed). */
+  leave(ticket: Ticket): void {
+    if (!ticket.live) return;
+    ticket.live = false;
+    this.#admitted--;
+  }
+
+  #checkRoom(): void {
+    if (this.#running + this.#queue.length + this.#admitted >= this.max + this.maxQueue) {
+      throw new BusyError(
+        `The conductor is busy: ${this.#running} executions running and ${
+          this.#queue.length + this.#admitted
+        } waiting; try again shortly`,
+      );
+    }
+  }
+
+  /**
+   * Runs `fn` when a slot is free. A waiting call whose signal aborts leaves the queue.
+   * With a live ticket it is never refused; without one, it is when the line is full.
+   * @throws {BusyError} when `max` run and `maxQueue` wait or hold tickets already
+   */
+  async run<T>(fn: () => Promise<T>, signal?: AbortSignal, ticket?: Ticket): Promise<T> {
+    if (ticket?.live) this.leave(ticket); // its place was kept since it arrived
+    else this.#checkRoom();
     if (this.#running >= this.max) {
-      if (this.#queue.length >= this.maxQueue) {
-        throw new BusyError(
-          `The conductor is busy: ${this.#running} executions running and ${this.#queue.length} waiting; try again shortly`,
-        );
-      }
       await new Promise<void>((resolve, reject) => {
         const entry = () => {
           signal?.removeEventListener("abort", onAbort);

@@ -51,3 +51,28 @@ Deno.test("Limiter frees the slot when the work throws", async () => {
   await assert.rejects(limiter.run(() => Promise.reject(new Error("boom"))), /boom/);
   assert.equal(await limiter.run(() => Promise.resolve(1)), 1);
 });
+
+Deno.test("Limiter tickets hold a place from arrival: later arrivals are refused, a ticket left is given back", async () => {
+  const limiter = new Limiter(1, 1);
+  const first = limiter.admit();
+  const second = limiter.admit();
+  // Both places are taken before either runs: a third arrival is refused, ticket or not.
+  assert.throws(() => limiter.admit(), BusyError);
+  await assert.rejects(limiter.run(() => Promise.resolve(0)), BusyError);
+  const gate = later();
+  const one = limiter.run(() => gate.gate.then(() => 1), undefined, first);
+  // A ticket's run is never refused, even when the line looks full to others.
+  const two = limiter.run(() => Promise.resolve(2), undefined, second);
+  assert.equal(limiter.queued, 1);
+  gate.release();
+  assert.deepEqual(await Promise.all([one, two]), [1, 2]);
+  // A ticket whose run never happens is given back once, however often it is left.
+  const unused = limiter.admit();
+  limiter.admit();
+  assert.throws(() => limiter.admit(), BusyError);
+  limiter.leave(unused);
+  limiter.leave(unused);
+  const third = limiter.admit();
+  assert.throws(() => limiter.admit(), BusyError);
+  limiter.leave(third);
+});

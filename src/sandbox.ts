@@ -4,7 +4,7 @@
  */
 import { ensureFolder } from "./conductor_folder.ts";
 import { AuditLog, auditRecord, checkAuditFile } from "./audit.ts";
-import { BusyError, Limiter } from "./concurrency.ts";
+import { BusyError, Limiter, type Ticket } from "./concurrency.ts";
 import type { ResolvedConfig } from "./config.ts";
 import { prepareDenoDir } from "./deno_dir.ts";
 import { sessionLauncher } from "./session_launcher.ts";
@@ -166,17 +166,41 @@ export class Sandbox {
   async execute(request: ExecutionRequest, options: ExecuteOptions = {}): Promise<ExecutionResult> {
     const started = performance.now();
     preloadParser();
+    // A place in line from the moment it arrives: when the queue is full, the request
+    // refused is the last to come, not the slowest to plan. A refused one is planned
+    // without a workspace (its refusal still names what policy would say first).
+    let ticket: Ticket | BusyError;
+    try {
+      ticket = this.limiter.admit();
+    } catch (error) {
+      if (!(error instanceof BusyError)) throw error;
+      ticket = error;
+    }
+    try {
+      return await this.#admitted(request, options, started, ticket);
+    } finally {
+      if (!(ticket instanceof BusyError)) this.limiter.leave(ticket);
+    }
+  }
+
+  async #admitted(
+    request: ExecutionRequest,
+    options: ExecuteOptions,
+    started: number,
+    ticket: Ticket | BusyError,
+  ): Promise<ExecutionResult> {
+    const busy = ticket instanceof BusyError;
     const named = request.conversationId !== undefined;
     const asked = request;
     let claimed: string | undefined;
     if (
       request.conversationId === undefined && request.dependencies === undefined &&
-      !options.ephemeral
+      !options.ephemeral && !busy
     ) {
       claimed = this.pool?.claimGeneric();
       if (claimed) request = { ...request, conversationId: claimed };
     }
-    let plan = await this.plan(request);
+    let plan = await this.plan(request, { dryRun: busy });
     if (claimed && plan.rejection) {
       // A refused request makes no workspace. The ready one it claimed could be seen while
       // it was planned: it goes (child and folder), never to be handed out again.
@@ -185,18 +209,10 @@ export class Sandbox {
       request = asked;
       plan = await this.plan(request);
     }
-    const result = await this.#execute(plan, request, options, started);
-    // A claimed child that ran nothing (Busy, cancelled while queued) is killed; its
-    // workspace is the caller's now (its id came back), unless the run was refused (below).
-    // A used one left the pool already.
+    const result = await this.#execute(plan, request, options, started, ticket);
+    // A claimed child that ran nothing (cancelled while queued) is killed; its workspace is
+    // the caller's now (its id came back). A used one left the pool already.
     if (claimed) this.pool!.drop(claimed);
-    if (!named && !options.ephemeral && result.status === "rejected" && !plan.rejection) {
-      // Refused for load or by the package policy: a workspace made for this request goes
-      // again, as for any other refusal (a busy server would otherwise collect empty ones).
-      await removeWorkspace(this.config.workspacesDir, plan.conversationId).catch((error) =>
-        log(`could not remove workspace ${plan.conversationId}: ${error.message}`)
-      );
-    }
     if (
       this.pool && !this.#closed && !plan.rejection && plan.workspace.root && this.limiter.spare
     ) {
@@ -233,6 +249,7 @@ export class Sandbox {
     request: ExecutionRequest,
     options: ExecuteOptions,
     started: number,
+    ticket: Ticket | BusyError,
   ): Promise<ExecutionResult> {
     const early = (
       status: ExecutionResult["status"],
@@ -253,6 +270,7 @@ export class Sandbox {
       if (options.signal?.aborted) {
         return early("cancelled", "cancelled", "Cancelled before it started");
       }
+      if (ticket instanceof BusyError) return early("rejected", ticket.name, ticket.message);
       let result: ExecutionResult;
       // Under load, a request that must wait for a slot has its child started while it
       // waits. Not with dependencies: the install may change the child's argv.
@@ -272,41 +290,49 @@ export class Sandbox {
       try {
         // The install (step 1) holds the slot too: a request's `deno install` child counts
         // toward maxConcurrent like its run.
-        result = await this.limiter.run(async () => {
-          if (plan.dependencies.length) {
-            const install = await installDependencies(
-              this.config,
-              plan.workspace,
-              plan.dependencies,
-              {
-                frozen: request.frozen ?? false,
-                signal: options.signal,
-                onProgress: options.onProgress,
-              },
-            );
-            if (options.signal?.aborted) {
-              return early("cancelled", "cancelled", "Cancelled during the install");
+        result = await this.limiter.run(
+          async () => {
+            if (plan.dependencies.length) {
+              const install = await installDependencies(
+                this.config,
+                plan.workspace,
+                plan.dependencies,
+                {
+                  frozen: request.frozen ?? false,
+                  signal: options.signal,
+                  onProgress: options.onProgress,
+                },
+              );
+              if (options.signal?.aborted) {
+                return early("cancelled", "cancelled", "Cancelled during the install");
+              }
+              if (install.status === "rejected" || install.status === "install_error") {
+                return early(
+                  install.status,
+                  "InstallError",
+                  install.message ?? "The install failed",
+                );
+              }
+              if (install.status === "installed") {
+                applyWorkspaceState(this.config, plan, readState(plan.workspace));
+              }
+              if (options.signal?.aborted) {
+                return early("cancelled", "cancelled", "Cancelled after the install");
+              }
             }
-            if (install.status === "rejected" || install.status === "install_error") {
-              return early(install.status, "InstallError", install.message ?? "The install failed");
-            }
-            if (install.status === "installed") {
-              applyWorkspaceState(this.config, plan, readState(plan.workspace));
-            }
-            if (options.signal?.aborted) {
-              return early("cancelled", "cancelled", "Cancelled after the install");
-            }
-          }
-          const waited = ahead && this.pool!.claimAhead(ahead);
-          ahead = undefined;
-          const child = waited ?? this.pool?.take(plan) ?? new SandboxChild(plan);
-          return await child.run(plan, request.code, {
-            signal: options.signal,
-            started,
-            bridge: this.#bridge(plan),
-            quotaBytes: plan.granted.write ? this.config.workspaceQuotaBytes : undefined,
-          });
-        }, options.signal);
+            const waited = ahead && this.pool!.claimAhead(ahead);
+            ahead = undefined;
+            const child = waited ?? this.pool?.take(plan) ?? new SandboxChild(plan);
+            return await child.run(plan, request.code, {
+              signal: options.signal,
+              started,
+              bridge: this.#bridge(plan),
+              quotaBytes: plan.granted.write ? this.config.workspaceQuotaBytes : undefined,
+            });
+          },
+          options.signal,
+          ticket,
+        );
       } catch (error) {
         if (error instanceof BusyError) return early("rejected", error.name, error.message);
         if (options.signal?.aborted) {

@@ -157,7 +157,7 @@ Deno.test("a request cancelled while it waits for a slot: its child started ahea
   assert.equal((await blocker).status, "success");
 });
 
-Deno.test("a request refused as Busy leaves no workspace, whether a generic child was claimed for it or not", async () => {
+Deno.test("a request refused as Busy makes no workspace and takes no generic child", async () => {
   await using s = await sandboxes({ generic: 1 }, { maxConcurrent: 1, maxQueue: 0 });
   // Generic children are made after a run.
   assert.equal((await s.warm.execute({ code: "1" })).status, "success");
@@ -173,18 +173,31 @@ Deno.test("a request refused as Busy leaves no workspace, whether a generic chil
   const workspaces = () =>
     [...Deno.readDirSync(s.dir)].filter((e) => e.isDirectory).map((e) => e.name).sort();
   const before = workspaces();
-  // The first claims the generic child's workspace; the second gets a new one.
-  for (const _ of [1, 2]) {
-    const refused = await s.warm.execute({ code: "2" });
+  for (const request of [{ code: "2" }, { code: "3", conversationId: "named-busy" }]) {
+    const refused = await s.warm.execute(request);
     assert.equal(refused.status, "rejected", JSON.stringify(refused));
     assert.equal(refused.error?.type, "Busy");
   }
-  assert.equal(s.warm.pool!.stats().idle, 0);
-  // Nothing new, and the claimed generic child's workspace went too.
-  const after = workspaces();
-  assert.equal(after.length, before.length - 1, `${before} -> ${after}`);
-  assert.ok(after.every((id) => before.includes(id)));
+  assert.equal(s.warm.pool!.stats().idle, 1, "the generic child still waits");
+  assert.deepEqual(workspaces(), before);
   assert.equal((await blocker).status, "success");
+});
+
+Deno.test("when the queue is full, the requests refused are the last to arrive, even the one that claims a generic child is first", async () => {
+  await using s = await sandboxes({ generic: 1 }, { maxConcurrent: 1, maxQueue: 1 });
+  assert.equal((await s.warm.execute({ code: "1" })).status, "success");
+  for (let i = 0; i < 400 && s.warm.pool!.stats().idle === 0; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.equal(s.warm.pool!.stats().idle, 1, "a generic child is ready");
+  // The first claims the generic child (its planning takes longer); the others plan fresh.
+  const results = await Promise.all(
+    ["a", "b", "c", "d"].map((name) => s.warm.execute({ code: JSON.stringify(name) })),
+  );
+  assert.deepEqual(
+    results.map((r) => r.status === "success" ? r.returnValue : r.error?.type),
+    ["a", "b", "Busy", "Busy"],
+  );
 });
 
 Deno.test("close() kills the children started for waiting requests; those requests still run, cold", async () => {
