@@ -16,6 +16,7 @@ import {
 } from "./workspace.ts";
 import {
   listWorkspaceFiles,
+  printablePath,
   readWorkspaceFile,
   WorkspaceFileError,
   writeWorkspaceFile,
@@ -152,7 +153,7 @@ export async function filesCommand(args: string[]): Promise<number> {
             await writeOut(
               `${e.type === "directory" ? "d" : e.type === "symlink" ? "l" : "-"} ${
                 human(e.sizeBytes).padStart(10)
-              }  ${e.path}\n`,
+              }  ${printablePath(e.path)}\n`,
             );
           }
           if (truncated) await writeErr("[conductor] listing truncated\n");

@@ -192,7 +192,8 @@ export function cleanInstallOutput(text: string): string {
       /^(Download|Initialize|Warning Packages contained npm lifecycle scripts)/.test(line) ||
       !line.trim()
     ) continue;
-    lines.push(line.replace(/^error: /, ""));
+    // Security: a registry's credentials (user:token@ in its URL) never go back to the caller.
+    lines.push(line.replace(/^error: /, "").replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@]*@/gi, "$1"));
   }
   return lines.join("\n").trim();
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { lockedPackageDirs } from "./installer.ts";
+import { cleanInstallOutput, lockedPackageDirs } from "./installer.ts";
 import { registryCacheDir } from "./npm_registry.ts";
 
 Deno.test("lockedPackageDirs() grants only real package folders inside the registry's cache", async () => {
@@ -29,4 +29,18 @@ Deno.test("lockedPackageDirs() grants only real package folders inside the regis
   ]);
   assert.deepEqual(await lockedPackageDirs("not json", denoDir, registry), []);
   await Deno.remove(denoDir, { recursive: true });
+});
+
+Deno.test("cleanInstallOutput() drops a registry's credentials from URLs, and host paths", () => {
+  const raw =
+    "\x1b[31merror\x1b[0m: Failed loading http://user:s3cret-token@127.0.0.1:4999/npm/boom " +
+    'for package "boom"\n    at file:///tmp/stage/deps.ts:1:8\n' +
+    "also https://tok@registry.example/x and a plain https://registry.example/y";
+  const clean = cleanInstallOutput(raw);
+  assert.ok(!clean.includes("s3cret") && !clean.includes("tok@"), clean);
+  assert.equal(
+    clean,
+    'Failed loading http://127.0.0.1:4999/npm/boom for package "boom"\n' +
+      "also https://registry.example/x and a plain https://registry.example/y",
+  );
 });

@@ -29,6 +29,7 @@ import {
 } from "./workspace.ts";
 import {
   listWorkspaceFiles,
+  printablePath,
   readWorkspaceFile,
   WorkspaceFileError,
   writeWorkspaceFile,
@@ -477,7 +478,9 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
       const ws = existingWorkspace(args.conversationId);
       const { entries, truncated } = await listWorkspaceFiles(ws);
       const text = entries.length
-        ? entries.map((e) => `${e.type === "directory" ? e.path + "/" : e.path} ${e.sizeBytes}`)
+        ? entries.map((e) =>
+          `${printablePath(e.type === "directory" ? e.path + "/" : e.path)} ${e.sizeBytes}`
+        )
           .join("\n")
         : "(empty)";
       return structured({ conversationId: ws.id, entries, truncated }, text);

@@ -41,20 +41,45 @@ interface ScanState {
   inodes: Map<string, [number, number, string]>;
 }
 
+/**
+ * The deepest folder a scan enters: each level holds a descriptor open until it is done,
+ * and code can nest folders past any path length (by renames).
+ */
+const MAX_SCAN_DEPTH = 256;
+
 async function scan(
   dir: string,
   roots: string[],
   ownFiles: (real: string) => string | undefined,
   state: ScanState,
   problems: string[],
+  depth = 0,
 ): Promise<void> {
-  let listing: AsyncIterable<Deno.DirEntry>;
-  try {
-    listing = Deno.readDir(dir);
-  } catch {
+  if (depth > MAX_SCAN_DEPTH) {
+    problems.push(
+      `holds folders nested more than ${MAX_SCAN_DEPTH} deep, too deep to check for links`,
+    );
     return;
   }
-  for await (const entry of listing) {
+  try {
+    await scanEntries(dir, roots, ownFiles, state, problems, depth);
+  } catch (error) {
+    // Security: what cannot be read cannot be checked: the grant is refused, not made.
+    if (!problems.length) {
+      problems.push(`holds a folder that cannot be checked for links (${(error as Error).name})`);
+    }
+  }
+}
+
+async function scanEntries(
+  dir: string,
+  roots: string[],
+  ownFiles: (real: string) => string | undefined,
+  state: ScanState,
+  problems: string[],
+  depth: number,
+): Promise<void> {
+  for await (const entry of Deno.readDir(dir)) {
     if (++state.budget.entries > MAX_SCAN_ENTRIES) {
       problems.push(
         `is one of folders holding more than ${MAX_SCAN_ENTRIES} entries in all, too many to check for links`,
@@ -77,7 +102,7 @@ async function scan(
         problems.push(`holds a symlink "${path}" that leads to the conductor's own files`);
       }
     } else if (entry.isDirectory) {
-      await scan(path, roots, ownFiles, state, problems);
+      await scan(path, roots, ownFiles, state, problems, depth + 1);
     } else if (entry.isFile) {
       const info = await Deno.lstat(path);
       if ((info.nlink ?? 1) > 1 && info.ino !== null) {

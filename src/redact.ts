@@ -3,9 +3,13 @@
  * values, operator patterns, and common token shapes.
  */
 
-/** Token shapes common enough to redact everywhere. */
+/**
+ * Token shapes common enough to redact everywhere. Private keys are not among them: as a
+ * regex (BEGIN, anything, END) a text of many BEGINs and no END costs quadratic time, and
+ * code chooses what the conductor redacts (its output, its error's name): see
+ * `redactPrivateKeys`.
+ */
 export const TOKEN_PATTERNS: readonly RegExp[] = [
-  /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----/g,
   /\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b/g,
   /\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}\b/g,
   /\bxox[abposr]-[A-Za-z0-9-]{10,}\b/g,
@@ -18,6 +22,30 @@ export const TOKEN_PATTERNS: readonly RegExp[] = [
 ];
 
 export const REDACTED = "[REDACTED]";
+
+const KEY_BEGIN = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/g;
+const KEY_END = /-----END [A-Z0-9 ]*PRIVATE KEY-----/g;
+
+/**
+ * PEM private keys, from a BEGIN line to the next END line, in linear time: each search
+ * starts where the last one stopped, and with no END left, no later BEGIN can have one.
+ */
+export function redactPrivateKeys(text: string): string {
+  if (!text.includes("PRIVATE KEY-----")) return text;
+  let out = "";
+  let from = 0;
+  while (true) {
+    KEY_BEGIN.lastIndex = from;
+    const begin = KEY_BEGIN.exec(text);
+    if (!begin) break;
+    KEY_END.lastIndex = begin.index + begin[0].length;
+    const end = KEY_END.exec(text);
+    if (!end) break;
+    out += text.slice(from, begin.index) + REDACTED;
+    from = end.index + end[0].length;
+  }
+  return out + text.slice(from);
+}
 
 /**
  * One test for every token shape at once (case-insensitive: it may match more than the
@@ -43,7 +71,7 @@ export function makeRedactor(
   const extra = patterns.map((p) => new RegExp(p, "g"));
   const all = [...TOKEN_PATTERNS, ...extra];
   return (text: string) => {
-    let out = text;
+    let out = redactPrivateKeys(text);
     for (const value of values) if (out.includes(value)) out = out.split(value).join(REDACTED);
     // Operator patterns are run one by one: their back-references would break in a union.
     for (const re of ANY_TOKEN.test(out) ? all : extra) {

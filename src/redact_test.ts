@@ -32,6 +32,28 @@ Deno.test("makeRedactor() hides common token shapes", async (t) => {
   assert.equal(redact("nothing secret here: 1+1"), "nothing secret here: 1+1");
 });
 
+Deno.test("private keys are redacted from each BEGIN to the next END, in linear time", () => {
+  const key = (body: string) =>
+    `-----BEGIN EC PRIVATE KEY-----\n${body}\n-----END EC PRIVATE KEY-----`;
+  const redact = makeRedactor();
+  assert.equal(redact(`a ${key("K1")} b ${key("K2")} c`), `a ${REDACTED} b ${REDACTED} c`);
+  assert.equal(
+    redact(`-----BEGIN PRIVATE KEY----- x ${key("K")}`),
+    REDACTED,
+    "an unclosed BEGIN before a key: all of it",
+  );
+  const open = "-----BEGIN PRIVATE KEY-----\nno end";
+  assert.equal(redact(open), open);
+  // Code chooses this text (its output, its error's name). As one regex, BEGIN, anything,
+  // END took quadratic time: about 6 s of the conductor's only thread for 1 MB of BEGINs.
+  const hostile = "-----BEGIN PRIVATE KEY-----".repeat(160_000); // 4.3 MB
+  const started = performance.now();
+  assert.equal(redact(hostile), hostile);
+  const ms = performance.now() - started;
+  // A bound 100 times what linear time takes here: quadratic would take minutes.
+  assert.ok(ms < 3000, `took ${Math.round(ms)} ms`);
+});
+
 Deno.test("redactDeep() redacts every string in a JSON value", () => {
   const redact = makeRedactor(["s3cret-token"]);
   assert.deepEqual(redactDeep({ a: ["x s3cret-token"], b: { c: "s3cret-token", n: 1 } }, redact), {

@@ -325,7 +325,7 @@ export class SandboxChild {
       result.error = { type: fired, message: firedMessage };
     } else if (errorFrame) {
       result.status = "error";
-      result.error = errorFrame.error as ExecutionError;
+      result.error = errorFromFrame(errorFrame.error);
     } else if (!status.success) {
       result.status = "error";
       result.error = status.signal
@@ -340,6 +340,26 @@ export class SandboxChild {
     }
     return result;
   }
+}
+
+/** The longest error type kept: a class name, which the code may set to anything. */
+const MAX_ERROR_TYPE = 200;
+
+/**
+ * The error the code's frame reports, in the result's shape whatever the code made of it:
+ * the code sets an error's name and message (a megabyte of text, an object), and the name
+ * goes into the audit line as is.
+ */
+function errorFromFrame(raw: unknown): ExecutionError {
+  const frame = (raw && typeof raw === "object" ? raw : {}) as Record<string, unknown>;
+  const text = (value: unknown) => typeof value === "string" ? value : String(value ?? "");
+  const type = text(frame.type);
+  const error: ExecutionError = {
+    type: type.length > MAX_ERROR_TYPE ? type.slice(0, MAX_ERROR_TYPE) + "..." : type || "Error",
+    message: text(frame.message),
+  };
+  if (typeof frame.stack === "string") error.stack = frame.stack;
+  return error;
 }
 
 function lastLines(text: string): string {

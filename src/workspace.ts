@@ -4,6 +4,7 @@
  * lockfile, bookkeeping; never granted). Ids, layout, bookkeeping, size, listing, GC.
  */
 import { join, relative, resolve } from "node:path";
+import { removeTree } from "./remove_tree.ts";
 
 export interface Workspace {
   id: string;
@@ -204,17 +205,12 @@ export async function removeWorkspace(workspacesDir: string, id: string): Promis
   // (an operator's cache under workspacesDir, say) is never deleted.
   const meta = lstatOrUndefined(ws.metaDir);
   if (!meta?.isDirectory) return false;
-  try {
-    await Deno.remove(ws.root, { recursive: true });
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    if (!(error instanceof Deno.errors.PermissionDenied)) throw error;
-  }
+  // Security: through rm, for a tree of any depth (see remove_tree.ts).
+  if (await removeTree(ws.root)) return true;
   // A folder a run made unreadable (as the owner, a non-root conductor is refused too).
   await restoreFolderAccess(ws.root);
-  await Deno.remove(ws.root, { recursive: true });
-  return true;
+  if (await removeTree(ws.root)) return true;
+  throw new Error(`Workspace "${id}" could not be removed entirely`);
 }
 
 function statePath(ws: Workspace): string {

@@ -214,3 +214,18 @@ export async function listWorkspaceFiles(
   entries.sort((a, b) => a.path.localeCompare(b.path));
   return { entries, truncated: false };
 }
+
+/**
+ * A file name as a line of text may show it: code names files, and a name with a newline
+ * or a terminal escape would fake lines of a listing (or drive the operator's terminal).
+ * Such a name is shown quoted, as JSON, with its control characters escaped.
+ */
+export function printablePath(path: string): string {
+  // deno-lint-ignore no-control-regex
+  return /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(path)
+    ? JSON.stringify(path).replace(
+      /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+      (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"),
+    )
+    : path;
+}

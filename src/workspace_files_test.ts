@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { openWorkspace, QUOTA_ENTRY_BYTES, type Workspace } from "./workspace.ts";
 import {
   listWorkspaceFiles,
+  printablePath,
   readWorkspaceFile,
   resolveFilePath,
   WorkspaceFileError,
@@ -306,5 +307,21 @@ Deno.test("writeWorkspaceFile() reports a folder, a path through a file or a lon
         return true;
       });
     });
+  }
+});
+
+Deno.test("printablePath() shows a name with control characters quoted, none of them raw", () => {
+  assert.equal(printablePath("src/main.ts"), "src/main.ts");
+  assert.equal(printablePath("naïve ü.txt"), "naïve ü.txt");
+  const fake = "x\x1b[2K\r-      1.0 KB  README.md\nfake";
+  const shown = printablePath(fake);
+  assert.equal(shown, String.raw`"x\u001b[2K\r-      1.0 KB  README.md\nfake"`);
+  assert.equal(JSON.parse(shown), fake);
+  // C1 controls and bidirectional overrides (which reorder what a terminal shows) too.
+  for (const odd of ["a\u0085b", "a\u202eb", "a\u2066b", "a\u007fb"]) {
+    const out = printablePath(odd);
+    // deno-lint-ignore no-control-regex
+    assert.ok(!/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(out), out);
+    assert.equal(JSON.parse(out), odd);
   }
 });

@@ -3,7 +3,13 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { folderSize, openWorkspace, quotaUsage, removeWorkspace } from "../src/workspace.ts";
+import {
+  findWorkspace,
+  folderSize,
+  openWorkspace,
+  quotaUsage,
+  removeWorkspace,
+} from "../src/workspace.ts";
 import { listWorkspaceFiles } from "../src/workspace_files.ts";
 import { AS_NOBODY, testSandbox } from "./helpers.ts";
 
@@ -64,7 +70,7 @@ Deno.test({
   // other import is node:path) in a folder nobody owns.
   const dir = await Deno.makeTempDir({ prefix: "conductor-unreadable-" });
   try {
-    for (const module of ["workspace.ts", "workspace_files.ts", "paths.ts"]) {
+    for (const module of ["workspace.ts", "workspace_files.ts", "paths.ts", "remove_tree.ts"]) {
       await Deno.copyFile(new URL(`../src/${module}`, import.meta.url), join(dir, module));
     }
     await Deno.writeTextFile(
@@ -156,6 +162,37 @@ Deno.test("a tree nested past the length limit for paths fails the quota closed 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a tree 25,000 folders deep, built by code with write access: a grant over it is refused with why, and it is removed", async () => {
+  await using ts = await testSandbox();
+  // Each path stays short: a chain of 500 is built, and the deep one moved to its end.
+  const made = await ts.sandbox.execute({
+    code: `const chain = Array(500).fill("a").join("/");
+      Deno.mkdirSync("B");
+      for (let i = 0; i < 50; i++) {
+        Deno.mkdirSync("A/" + chain, { recursive: true });
+        Deno.renameSync("B", "A/" + chain + "/B");
+        Deno.renameSync("A", "B");
+      }`,
+    conversationId: "deep",
+    permissions: { read: ["."], write: ["."] },
+    limits: { timeoutMs: 60_000 },
+  });
+  assert.ok(["success", "output_limit"].includes(made.status), JSON.stringify(made.error));
+  // The link check stops at a depth it can hold open, and refuses what it did not check.
+  const read = await ts.sandbox.execute({
+    code: "1",
+    conversationId: "deep",
+    permissions: { read: ["."] },
+  });
+  assert.equal(read.status, "rejected", JSON.stringify(read.error));
+  assert.match(read.error!.message, /nested more than 256 deep, too deep to check for links/);
+  // Deno's recursive remove ran out of descriptors here (at 100,000 levels its stack
+  // overflowed and aborted the conductor).
+  assert.equal(await removeWorkspace(ts.config.workspacesDir, "deep"), true);
+  assert.equal(findWorkspace(ts.config.workspacesDir, "deep"), undefined);
+  assert.equal((await ts.sandbox.execute({ code: "1 + 1" })).returnValue, 2);
 });
 
 Deno.test("a folder replaced by a file while the quota walks it is not a failure", async () => {

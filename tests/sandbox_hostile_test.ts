@@ -858,6 +858,15 @@ Deno.test("results the code shapes itself stay well-formed", async (t) => {
     assert.equal(r.error?.type, "[object Object]");
     assert.equal(r.error?.message, "odd");
   });
+  await t.step("an error named with a megabyte is cut to 200 characters", async () => {
+    const r = await ts.sandbox.execute({
+      code: `const e = new Error("big"); void e.stack;
+        e.name = "-----BEGIN PRIVATE KEY-----".repeat(37000); throw e;`,
+    });
+    assertStatus(r, "error");
+    assert.equal(r.error?.type, "-----BEGIN PRIVATE KEY-----".repeat(8).slice(0, 200) + "...");
+    assert.equal(r.error?.message, "big");
+  });
   await assertHealthy(ts.sandbox);
 });
 
