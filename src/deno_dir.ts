@@ -22,10 +22,25 @@
  * block) and npm packages' CommonJS analysis, and nothing of anyone's code is written.
  */
 import { ensureFolder } from "./conductor_folder.ts";
+import { ConfigError } from "./config.ts";
+import { removeTree } from "./remove_tree.ts";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { BOOTSTRAP_PATH } from "./execution_plan.ts";
+
+/**
+ * A DENO_DIR that others may enter is closed (packages can carry setuid files, and Deno
+ * keeps a tarball's modes); one of another user is a config error.
+ */
+async function makePrivate(denoDir: string): Promise<void> {
+  const info = await Deno.stat(denoDir);
+  // Its owner could change what children load, root or not.
+  if (info.uid !== null && info.uid !== Deno.uid()) {
+    throw new ConfigError(`denoDir "${denoDir}" belongs to another user`);
+  }
+  if (((info.mode ?? 0) & 0o077) !== 0) await Deno.chmod(denoDir, 0o700);
+}
 
 /** Folders Deno must not be able to create: a file stands in their place. */
 const BLOCKED_FOLDERS = ["location_data"];
@@ -149,8 +164,41 @@ async function kind(path: string): Promise<"file" | "dir" | undefined> {
   return info ? (info.isDirectory ? "dir" : "file") : undefined;
 }
 
-export async function prepareDenoDir(denoDir: string): Promise<void> {
+/** The placeholder file every prepared DENO_DIR has (its `location_data`). */
+export function isPreparedDenoDir(denoDir: string): boolean {
+  try {
+    return Deno.lstatSync(join(denoDir, BLOCKED_FOLDERS[0]!)).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Makes a DENO_DIR for sandbox children: the conductor's shared one (`packages: false`:
+ * the DENO_DIR of runs without dependencies, where no package is ever installed) or a
+ * workspace's own (its packages, for its runs with dependencies).
+ *
+ * Security: package code reads anything in its DENO_DIR's npm cache with no read
+ * permission (`require`, or an import of any path there): with one cache for all, every
+ * conversation read every other's packages. So the shared one has a file for `npm`, and
+ * each workspace installs into a cache of its own.
+ */
+export async function prepareDenoDir(
+  denoDir: string,
+  options: { packages: boolean } = { packages: false },
+): Promise<void> {
   await ensureFolder("denoDir", denoDir);
+  await makePrivate(denoDir);
+  if (!options.packages) {
+    // Packages an earlier version installed here for every conversation go.
+    const npm = join(denoDir, "npm");
+    if (await kind(npm) === "dir" && !(await removeTree(npm))) {
+      throw new Error(`Could not remove the shared npm cache ${npm}`);
+    }
+    if (!await kind(npm)) {
+      await Deno.writeTextFile(npm, "Placeholder: packages are installed per workspace.\n");
+    }
+  }
   // An earlier layout blocked gen/data with a file: undo it.
   if (await kind(join(denoDir, "gen", "data")) === "file") {
     await Deno.remove(join(denoDir, "gen", "data"));

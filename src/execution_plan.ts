@@ -5,6 +5,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
+import { isInside } from "./paths.ts";
 import type { Limits, ResolvedConfig } from "./config.ts";
 import type { ExecutionError } from "./execution_result.ts";
 import { checkDependencies } from "./installer.ts";
@@ -31,10 +32,12 @@ import {
   ToolPatternError,
 } from "./tool_policy.ts";
 import type { Upstreams, UpstreamTool } from "./upstreams.ts";
+import { isPreparedDenoDir } from "./deno_dir.ts";
 import {
   findWorkspace,
   newConversationId,
   openWorkspace,
+  packageCacheDir,
   readState,
   validateConversationId,
   type Workspace,
@@ -256,10 +259,16 @@ export function applyWorkspaceState(
   plan: ExecutionPlan,
   state: WorkspaceState,
 ): void {
-  const hasDeps = state.dependencies.length > 0;
-  const packageDirs = hasDeps ? state.packageDirs ?? [] : [];
-  const read = plan.granted.read?.filter((p) => !p.startsWith(join(config.denoDir, "npm") + "/")) ??
-    [];
+  const cacheDir = packageCacheDir(plan.workspace);
+  // Its own cache once an install made it; until then (a workspace installed into the
+  // shared cache by an earlier version) its packages are not found, and the error says
+  // to install them.
+  const hasDeps = state.dependencies.length > 0 && isPreparedDenoDir(cacheDir);
+  const packageDirs = hasDeps
+    ? (state.packageDirs ?? []).filter((dir) => isInside(dir, cacheDir))
+    : [];
+  const read = plan.granted.read?.filter((p) => !isInside(p, join(cacheDir, "npm"))) ?? [];
+  plan.env.DENO_DIR = hasDeps ? cacheDir : config.denoDir;
   const granted: Permissions = { ...plan.granted };
   if (read.length || packageDirs.length) granted.read = [...read, ...packageDirs];
   else delete granted.read;

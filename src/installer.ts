@@ -25,7 +25,15 @@ import { registryCacheDir } from "./npm_registry.ts";
 import { isInside } from "./paths.ts";
 import { killGroup, spawnGroupLeader } from "./process_group.ts";
 import { sessionLauncher } from "./session_launcher.ts";
-import { readState, withWorkspaceLock, type Workspace, writeState } from "./workspace.ts";
+import {
+  packageCacheDir,
+  readState,
+  withWorkspaceLock,
+  type Workspace,
+  writeState,
+} from "./workspace.ts";
+import { prepareDenoDir } from "./deno_dir.ts";
+import { removeTree } from "./remove_tree.ts";
 
 export type InstallStatus = "installed" | "skipped" | "rejected" | "install_error";
 
@@ -242,7 +250,7 @@ export async function installDependencies(
     const unchanged = JSON.stringify(specifiers) === JSON.stringify(state.dependencies) &&
       state.installHash !== undefined &&
       state.installHash === sha256Hex(configText + "\0" + lockText) &&
-      (await lockedPackageDirs(lockText, config.denoDir, config.npmRegistry)).length ===
+      (await lockedPackageDirs(lockText, packageCacheDir(ws), config.npmRegistry)).length ===
         (state.packageDirs ?? []).length;
     if (unchanged) {
       return { status: "skipped", dependencies: specifiers, denied: [], durationMs: elapsed() };
@@ -334,7 +342,11 @@ export async function installDependencies(
       return await abandon((jsr ? "The jsr registry could not be reached: " : "") + failure);
     }
     const newLock = await Deno.readTextFile(stage.lock);
-    const stale = await cachedIntegrityMismatches(newLock, config.denoDir, config.npmRegistry);
+    const stale = await cachedIntegrityMismatches(
+      newLock,
+      packageCacheDir(ws),
+      config.npmRegistry,
+    );
     if (stale.length) {
       return await abandon(
         `The lockfile's hash differs from the one the cache recorded for ${
@@ -357,7 +369,7 @@ export async function installDependencies(
     await Deno.rename(stage.lock, lockPath);
     state.dependencies = specifiers;
     state.installHash = sha256Hex(configText + "\0" + newLock);
-    state.packageDirs = await lockedPackageDirs(newLock, config.denoDir, config.npmRegistry);
+    state.packageDirs = await lockedPackageDirs(newLock, packageCacheDir(ws), config.npmRegistry);
     writeState(ws, state);
     const count = specifiers.length === 1 ? "1 dependency" : `${specifiers.length} dependencies`;
     options.onProgress?.(`Installed ${count} in ${elapsed()} ms`);
@@ -378,10 +390,13 @@ async function runInstallChild(
   // Cancelled while it waited for the workspace's lock: an abort listener added now would
   // never fire, and the child would run until its timeout.
   if (options.signal?.aborted) return stopped("cancelled");
+  // Into the workspace's own cache (see prepareDenoDir), made before its first install.
+  const cacheDir = packageCacheDir(ws);
+  await prepareDenoDir(cacheDir, { packages: true });
   const env: Record<string, string> = {
     PATH: Deno.env.get("PATH") ?? "/usr/local/bin:/usr/bin:/bin",
     HOME: Deno.env.get("HOME") ?? ws.metaDir,
-    DENO_DIR: config.denoDir,
+    DENO_DIR: cacheDir,
     NO_COLOR: "1",
     DENO_NO_UPDATE_CHECK: "1",
   };
@@ -438,7 +453,38 @@ async function runInstallChild(
   const grace = setTimeout(() => pumps.forEach((p) => p.stop()), 500);
   await Promise.all(pumps.map((p) => p.done));
   clearTimeout(grace);
+  if (!killedFor && status.success) return undefined;
+  // The workspace's lock is held: no other install of this cache is under way.
+  await removeExtractionLeftovers(registryCacheDir(cacheDir, config.npmRegistry));
   if (killedFor) return stopped(killedFor);
-  if (status.success) return undefined;
   return cleanInstallOutput(output.text()) || `deno install exited with code ${status.code}`;
+}
+
+/**
+ * Deno extracts a package into `VERSION.RANDOM.tmp` and renames it when done: an install
+ * that failed or was killed midway leaves it, whatever it had unpacked (a small tarball of
+ * zeros unpacks to gigabytes), and each retry leaves another.
+ */
+async function removeExtractionLeftovers(registryDir: string): Promise<void> {
+  const children = async (dir: string) => {
+    try {
+      return await Array.fromAsync(Deno.readDir(dir));
+    } catch {
+      return [];
+    }
+  };
+  for (const entry of await children(registryDir)) {
+    if (!entry.isDirectory) continue;
+    // `name/` or `@scope/name/`
+    const names = entry.name.startsWith("@")
+      ? (await children(join(registryDir, entry.name))).map((e) => join(entry.name, e.name))
+      : [entry.name];
+    for (const name of names) {
+      for (const version of await children(join(registryDir, name))) {
+        if (version.isDirectory && version.name.endsWith(".tmp")) {
+          await removeTree(join(registryDir, name, version.name));
+        }
+      }
+    }
+  }
 }

@@ -76,6 +76,15 @@ export function newConversationId(): string {
  * the async form costs 30-70 us of thread hand-off, several times per execution.
  */
 
+/**
+ * The workspace's own Deno cache: its packages are installed there, and it is the
+ * DENO_DIR of its runs with dependencies (see `prepareDenoDir`: one shared cache let every
+ * conversation read every other's packages).
+ */
+export function packageCacheDir(ws: Workspace): string {
+  return join(ws.metaDir, "deno-dir");
+}
+
 /** The paths of a workspace, created or not. */
 export function workspacePaths(workspacesDir: string, id: string): Workspace {
   validateConversationId(id);

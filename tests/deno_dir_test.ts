@@ -3,6 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { prepareDenoDir } from "../src/deno_dir.ts";
 import { folderSize } from "../src/workspace.ts";
 import { testSandbox } from "./helpers.ts";
 
@@ -74,4 +75,35 @@ Deno.test("no file of DENO_DIR holds the code a child ran, nor its CommonJS expo
   cjsDb.close();
   assert.deepEqual(cjsKept, []);
   await Deno.remove(denoDir, { recursive: true });
+});
+
+Deno.test("the shared DENO_DIR is made private, holds no npm cache (an old one goes), and one of another user is refused", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "conductor-deno-dir-" });
+  try {
+    const denoDir = join(dir, "deno");
+    // An earlier version's layout: open to others, one npm cache for every conversation.
+    await Deno.mkdir(join(denoDir, "npm", "registry.npmjs.org", "pkg", "1.0.0"), {
+      recursive: true,
+    });
+    await Deno.chmod(denoDir, 0o755);
+    await prepareDenoDir(denoDir);
+    assert.equal((await Deno.stat(denoDir)).mode! & 0o777, 0o700);
+    assert.ok((await Deno.lstat(join(denoDir, "npm"))).isFile, "no npm cache folder");
+    await prepareDenoDir(denoDir); // again: unchanged
+    assert.ok((await Deno.lstat(join(denoDir, "npm"))).isFile);
+    // A workspace's own cache keeps its packages.
+    const own = join(dir, "own");
+    await Deno.mkdir(join(own, "npm", "r", "pkg", "1.0.0"), { recursive: true });
+    await prepareDenoDir(own, { packages: true });
+    assert.ok((await Deno.lstat(join(own, "npm", "r", "pkg", "1.0.0"))).isDirectory);
+    if (Deno.uid() === 0) {
+      await Deno.chown(denoDir, 65534, 65534);
+      await assert.rejects(prepareDenoDir(denoDir), {
+        name: "ConfigError",
+        message: `denoDir "${denoDir}" belongs to another user`,
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

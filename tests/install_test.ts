@@ -11,7 +11,13 @@ import { resolveConfig } from "../src/config.ts";
 import type { ExecutionResult } from "../src/execution_result.ts";
 import { installDependencies, type InstallResult } from "../src/installer.ts";
 import { CHILD_NICE } from "../src/session_launcher.ts";
-import { openWorkspace, readState, withWorkspaceLock, workspacePaths } from "../src/workspace.ts";
+import {
+  openWorkspace,
+  packageCacheDir,
+  readState,
+  withWorkspaceLock,
+  workspacePaths,
+} from "../src/workspace.ts";
 import { WorkspaceFileError, writeWorkspaceFile } from "../src/workspace_files.ts";
 import { launcherBytes } from "../src/session_launcher.ts";
 import { type FixturePackage, NpmRegistryFixture, packTarball } from "./fixtures/npm_registry.ts";
@@ -322,6 +328,8 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
     await ts.sandbox.init();
     const config = ts.config;
     const hello = await packTarball(HELLO);
+    /** A conversation's own package cache (packages are installed per workspace). */
+    const cacheOf = (id: string) => packageCacheDir(workspacePaths(config.workspacesDir, id));
 
     /** Requests the registry receives while `fn` runs. */
     const requestsDuring = async <T>(fn: () => Promise<T>): Promise<[T, string[]]> => {
@@ -355,7 +363,7 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
         assert.equal(await exists(join(ws.metaDir, "node_modules")), false);
         assert.equal(await exists(join(ws.metaDir, "next.json")), false);
         assert.equal(await exists(join(ws.metaDir, "next.lock")), false);
-        const pkg = await packageDir(denoDir, "fixture-hello", "1.0.0");
+        const pkg = await packageDir(cacheOf("hello"), "fixture-hello", "1.0.0");
         assert.match(await Deno.readTextFile(join(pkg, "index.js")), /"hello " \+ n/);
 
         const [again, refetched] = await requestsDuring(() =>
@@ -368,12 +376,17 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
       },
     );
 
-    await t.step("the workspace records the installed package's folder in DENO_DIR", async () => {
-      const ws = await openWorkspace(config.workspacesDir, "hello");
-      assert.deepEqual(readState(ws).packageDirs, [
-        await packageDir(denoDir, "fixture-hello", "1.0.0"),
-      ]);
-    });
+    await t.step(
+      "the workspace records the installed package's folder in its own cache",
+      async () => {
+        const ws = await openWorkspace(config.workspacesDir, "hello");
+        assert.deepEqual(readState(ws).packageDirs, [
+          await packageDir(cacheOf("hello"), "fixture-hello", "1.0.0"),
+        ]);
+        // Nothing is installed into the DENO_DIR that runs without dependencies share.
+        assert.ok((await Deno.lstat(join(denoDir, "npm"))).isFile);
+      },
+    );
 
     await t.step(
       "code imports an installed package by bare name and by full specifier",
@@ -519,14 +532,15 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
     await t.step(
       "a package reads its own files, but the run reads nothing else of the cache",
       async (t) => {
-        const helloDir = await packageDir(denoDir, "fixture-hello", "1.0.0");
+        // Another conversation's package.
+        const helloDir = await packageDir(cacheOf("hello"), "fixture-hello", "1.0.0");
         const installed = await ts.sandbox.execute({
           code: "1",
           conversationId: "own-file",
           dependencies: ["npm:fixture-reads-own-file@1.0.0"],
         });
         assertSuccess(installed, 1);
-        const ownDir = await packageDir(denoDir, "fixture-reads-own-file", "1.0.0");
+        const ownDir = await packageDir(cacheOf("own-file"), "fixture-reads-own-file", "1.0.0");
 
         await t.step(
           "allowed: the package reads its data file; the code may read that folder",
@@ -560,8 +574,12 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
             "another package's folder",
             `await Deno.readTextFile(${JSON.stringify(join(helloDir, "index.js"))})`,
           ],
-          ["the DENO_DIR root", `[...Deno.readDirSync(${JSON.stringify(denoDir)})]`],
-          ["the npm cache root", `[...Deno.readDirSync(${JSON.stringify(join(denoDir, "npm"))})]`],
+          ["the shared DENO_DIR root", `[...Deno.readDirSync(${JSON.stringify(denoDir)})]`],
+          ["its DENO_DIR root", `[...Deno.readDirSync(${JSON.stringify(cacheOf("own-file"))})]`],
+          [
+            "the npm cache root",
+            `[...Deno.readDirSync(${JSON.stringify(join(cacheOf("own-file"), "npm"))})]`,
+          ],
           [
             "the package's registry metadata next to it",
             `await Deno.readTextFile(${JSON.stringify(join(ownDir, "..", "registry.json"))})`,
@@ -572,6 +590,20 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
             const result = await ts.sandbox.execute({ code, conversationId: "own-file" });
             assertNotCapable(result, /Requires read access to/);
           });
+        }
+        // Deno lets require() (and package code) read anything in its DENO_DIR's npm cache
+        // with no permission: with one cache for all, any run read every conversation's
+        // packages. Each workspace has its own now, and runs without packages none.
+        const viaRequire = `import { createRequire } from "node:module";
+          createRequire(${JSON.stringify(join(helloDir, "x.js"))})("./package.json").name`;
+        for (const conversationId of ["own-file", "no-packages"]) {
+          await t.step(
+            `denied: require() of another conversation's package (${conversationId})`,
+            async () => {
+              const result = await ts.sandbox.execute({ code: viaRequire, conversationId });
+              assertNotCapable(result, /Requires read access to/);
+            },
+          );
         }
       },
     );
@@ -587,7 +619,7 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
         });
         assertSuccess(install, 1);
         const ws = await openWorkspace(config.workspacesDir, "poison");
-        const pkg = await packageDir(denoDir, "fixture-hello", "1.0.0");
+        const pkg = await packageDir(cacheOf("poison"), "fixture-hello", "1.0.0");
         const watched = [
           join(pkg, "index.js"),
           join(pkg, "package.json"),
@@ -597,7 +629,7 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
         ];
         const before = await Promise.all(watched.map(sha256File));
         const stateBefore = readState(ws);
-        const npmBefore = await npmTree(denoDir);
+        const npmBefore = await npmTree(cacheOf("poison"));
         const evilModule = 'export const hello = () => "pwned"; export default 666;';
         const q = JSON.stringify;
         const attempts: [string, string, RegExp][] = [
@@ -695,7 +727,7 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
             assert.equal(await exists(join(pkg, "evil.js")), false);
             assert.equal(await exists(join(ws.filesDir, "stolen")), false);
             assert.equal(await exists(join(ws.filesDir, "pkg-link")), false);
-            assert.deepEqual(await npmTree(denoDir), npmBefore);
+            assert.deepEqual(await npmTree(cacheOf("poison")), npmBefore);
             // Top level: only Deno's own caches (which Deno itself writes) may have appeared.
             for (const e of Deno.readDirSync(denoDir)) {
               assert.match(
@@ -910,13 +942,8 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
           ...TAMPER,
           files: { "index.js": 'export default "tampered";\n' },
         });
-        const freshDenoDir = await Deno.makeTempDir({ prefix: "conductor-install-fresh-" });
-        extraDirs.push(freshDenoDir);
-        const fresh = resolveConfig({
-          workspacesDir: config.workspacesDir,
-          denoDir: freshDenoDir,
-          npmRegistry: registry.url,
-        });
+        // The workspace's cache emptied: as on a machine that never fetched the package.
+        const emptyCache = () => Deno.remove(cacheOf("tamper"), { recursive: true });
         const assertRefused = async (result: InstallResult) => {
           assert.equal(result.status, "install_error", JSON.stringify(result));
           assert.match(
@@ -925,25 +952,27 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
           );
           assert.equal(await Deno.readTextFile(join(ws.metaDir, "deno.lock")), lockBefore);
           assert.deepEqual(readState(ws).dependencies, ["npm:fixture-tamper@1.0.0"]);
-          const registries = await Array.fromAsync(Deno.readDir(join(freshDenoDir, "npm")))
-            .catch(() => []);
+          const npm = join(cacheOf("tamper"), "npm");
+          const registries = await Array.fromAsync(Deno.readDir(npm)).catch(() => []);
           for (const e of registries) {
-            const cached = join(freshDenoDir, "npm", e.name, "fixture-tamper", "1.0.0", "index.js");
+            const cached = join(npm, e.name, "fixture-tamper", "1.0.0", "index.js");
             assert.equal(await exists(cached), false, "the tampered package is not in the cache");
           }
         };
 
         await t.step("adding a package on a machine with an empty cache", async () => {
+          await emptyCache();
           await assertRefused(
-            await installDependencies(fresh, ws, ["npm:fixture-hello@1.0.0"]),
+            await installDependencies(config, ws, ["npm:fixture-hello@1.0.0"]),
           );
         });
         await t.step(
           "installing the same set on a machine with an empty cache (also --frozen)",
           async () => {
             for (const frozen of [false, true]) {
+              await emptyCache();
               await assertRefused(
-                await installDependencies(fresh, ws, ["npm:fixture-tamper@1.0.0"], { frozen }),
+                await installDependencies(config, ws, ["npm:fixture-tamper@1.0.0"], { frozen }),
               );
             }
           },
@@ -953,11 +982,38 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
 
     // -------------------------------------------------------------------------------
     await t.step(
-      "frozen: a lockfile copied in with another hash for a cached package is refused",
+      "a tarball whose extraction fails midway leaves nothing unpacked in the cache",
+      async () => {
+        // A megabyte unpacked, then an entry that leaves the package: Deno stops there.
+        await registry.publish({
+          name: "fixture-half",
+          version: "1.0.0",
+          files: { "big.bin": new Uint8Array(1 << 20), "../../escape.txt": "x" },
+          manifest: { main: "big.bin" },
+        });
+        const ws = await openWorkspace(config.workspacesDir, "half");
+        for (const _ of [1, 2]) {
+          const result = await installDependencies(config, ws, ["npm:fixture-half@1.0.0"]);
+          assert.equal(result.status, "install_error", JSON.stringify(result));
+        }
+        const left: string[] = [];
+        for await (const reg of Deno.readDir(join(cacheOf("half"), "npm"))) {
+          const dir = join(cacheOf("half"), "npm", reg.name, "fixture-half");
+          for (const e of await Array.fromAsync(Deno.readDir(dir)).catch(() => [])) {
+            if (e.name !== "registry.json") left.push(e.name);
+          }
+        }
+        assert.deepEqual(left, []);
+      },
+    );
+
+    // -------------------------------------------------------------------------------
+    await t.step(
+      "frozen: a lockfile copied in with another hash is refused",
       async () => {
         const installed = workspacePaths(config.workspacesDir, "hello");
         const goodLock = await Deno.readTextFile(join(installed.metaDir, "deno.lock"));
-        // Deno hashes a package only when it downloads it; this one is in the cache.
+        // The new workspace's own cache is empty: Deno hashes the download against it.
         const tampered = JSON.parse(goodLock);
         tampered.npm["fixture-hello@1.0.0"].integrity = `sha512-${"A".repeat(86)}==`;
         const ws = await openWorkspace(config.workspacesDir, "ci-tampered");
@@ -968,7 +1024,7 @@ Deno.test("dependencies: install from a registry, import, isolation, poisoning, 
         assert.equal(refused.status, "install_error", JSON.stringify(refused));
         assert.match(
           refused.message ?? "",
-          /hash differs from the one the cache recorded for fixture-hello@1\.0\.0/,
+          /Tarball checksum did not match .* for fixture-hello@1\.0\.0/,
         );
         assert.deepEqual(readState(ws).dependencies, [], "nothing was installed");
         // The same lockfile as made: installed.
