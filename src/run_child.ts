@@ -18,6 +18,12 @@ const MEMORY_POLL_MS = 50;
 /** How often the files folder of a run with write access is measured against the quota. */
 const QUOTA_POLL_MS = 500;
 
+/**
+ * The longest wait between two measures, however long the last walk took: code can fill a
+ * workspace with empty entries (within the quota) to slow each walk, then write in the gap.
+ */
+const MAX_QUOTA_WAIT_MS = 1500;
+
 export interface RunOptions {
   /** Aborting kills the child: status `cancelled`. */
   signal?: AbortSignal | undefined;
@@ -205,24 +211,37 @@ export class SandboxChild {
         );
       }
     }, MEMORY_POLL_MS);
-    // The workspace quota holds during the run too, not only through the conductor's writes.
-    // Each walk waits at least ten times as long as the last one took, so that a workspace
-    // of many files cannot keep the conductor walking it.
+    // The workspace quota holds during the run too, not only through the conductor's writes:
+    // measured before the code starts, then while it runs (a walk waits ten times as long
+    // as the last one took, so that a workspace of many files cannot keep the conductor
+    // walking it, but never more than MAX_QUOTA_WAIT_MS), and once more at its end. One
+    // already past its quota (a run overshoots by what it writes between two measures) may
+    // shrink, never grow: each run used to start afresh, and runs added up without bound.
+    let limit = quotaBytes ?? Infinity;
+    if (quotaBytes !== undefined) {
+      // Unmeasurable: the walks below say so, after a cleanup run had its chance.
+      limit = Math.max(quotaBytes, await quotaUsage(plan.workspace.filesDir).catch(() => 0));
+    }
+    const overQuota = (used: number) =>
+      limit > quotaBytes!
+        ? `The workspace grew past the ${limit} bytes it held when the run started (its quota ` +
+          `is ${quotaBytes}): delete files, do not add them`
+        : `The workspace reached ${used} bytes; its quota is ${quotaBytes}`;
     let quotaWatch: ReturnType<typeof setTimeout> | undefined;
     let quotaStopped = false;
     const measureQuota = async () => {
       const begun = performance.now();
       let used: number;
       try {
-        used = await quotaUsage(plan.workspace.filesDir);
+        used = await quotaUsage(plan.workspace.filesDir, limit);
       } catch (error) {
         fire("output_limit", (error as Error).message); // a folder the code made unreadable
         return;
       }
-      if (used > quotaBytes!) {
-        fire("output_limit", `The workspace reached ${used} bytes; its quota is ${quotaBytes}`);
-      } else if (!quotaStopped) {
-        const wait = Math.max(QUOTA_POLL_MS, 10 * (performance.now() - begun));
+      if (used > limit) fire("output_limit", overQuota(used));
+      else if (!quotaStopped) {
+        const took = performance.now() - begun;
+        const wait = Math.min(MAX_QUOTA_WAIT_MS, Math.max(QUOTA_POLL_MS, 10 * took));
         quotaWatch = setTimeout(measureQuota, wait);
       }
     };
@@ -283,6 +302,13 @@ export class SandboxChild {
       // Security: nothing of an execution outlives it.
       killGroup(pid);
       await this.#endPumps(DRAIN_GRACE_MS);
+    }
+    if (quotaBytes !== undefined && !this.#fired) {
+      // What it wrote since the last measure counts too (all of it, in a short run).
+      quotaStopped = true;
+      clearTimeout(quotaWatch);
+      const used = await quotaUsage(plan.workspace.filesDir, limit).catch(() => 0);
+      if (used > limit) fire("output_limit", overQuota(used));
     }
     const durationMs = Math.round(performance.now() - started);
     this.#finished = true;

@@ -309,15 +309,21 @@ export class UnmeasurableError extends Error {
  * rather than count that folder as empty (as the owner, a non-root conductor is refused
  * like anyone else).
  */
-export function quotaUsage(filesDir: string): Promise<number> {
-  return folderSize(filesDir, QUOTA_ENTRY_BYTES, true);
+export function quotaUsage(filesDir: string, stopAbove = Infinity): Promise<number> {
+  return folderSize(filesDir, QUOTA_ENTRY_BYTES, true, stopAbove);
 }
 
 /**
  * Bytes used below a folder (regular files, not following symlinks), plus `perEntry` for
- * every entry. What cannot be read counts as nothing, or, `strict`, throws.
+ * every entry. What cannot be read counts as nothing, or, `strict`, throws. Past
+ * `stopAbove` it stops, with what it counted so far.
  */
-export async function folderSize(dir: string, perEntry = 0, strict = false): Promise<number> {
+export async function folderSize(
+  dir: string,
+  perEntry = 0,
+  strict = false,
+  stopAbove = Infinity,
+): Promise<number> {
   let total = 0;
   const stack = [dir];
   // Anything but a folder or file removed or replaced while walking (`rm -rf out; build >
@@ -349,6 +355,7 @@ export async function folderSize(dir: string, perEntry = 0, strict = false): Pro
             return 0; // removed while walking
           });
         }
+        if (total > stopAbove) return total;
       }
     } catch (error) {
       if (error instanceof UnmeasurableError) throw error;

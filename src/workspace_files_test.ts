@@ -325,3 +325,17 @@ Deno.test("printablePath() shows a name with control characters quoted, none of 
     assert.equal(JSON.parse(out), odd);
   }
 });
+
+Deno.test("listWorkspaceFiles() orders names by code units, and reads no more of a folder than it shows", async () => {
+  await using w = await tempWorkspace();
+  for (const name of ["b", "B", "a", "é", "Z"]) {
+    await Deno.writeTextFile(join(w.ws.filesDir, name), "");
+  }
+  const all = await listWorkspaceFiles(w.ws);
+  assert.deepEqual(all.entries.map((e) => e.path), ["B", "Z", "a", "b", "é"]);
+  await Deno.mkdir(join(w.ws.filesDir, "many"));
+  for (let i = 0; i < 3000; i++) await Deno.writeTextFile(join(w.ws.filesDir, "many", `f${i}`), "");
+  const some = await listWorkspaceFiles(w.ws, 50);
+  assert.equal(some.truncated, true);
+  assert.equal(some.entries.length, 50);
+});

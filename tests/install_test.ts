@@ -253,14 +253,17 @@ Deno.test("a file written in one execution is read by the next in the same conve
   });
 });
 
-Deno.test("a run that leaves its workspace over quota is reported, not trimmed, and blocks conductor writes", async () => {
+Deno.test("a run that leaves its workspace over quota ends output_limit, is not trimmed, and blocks conductor writes", async () => {
   await using ts = await testSandbox({}, { workspaceQuotaMb: 1 });
   const result = await ts.sandbox.execute({
     code: `await Deno.writeFile("big.bin", new Uint8Array(1536 * 1024)); "done"`,
     conversationId: "quota",
     permissions: { write: ["."] },
   });
-  assertSuccess(result, "done");
+  // Written faster than the first measure during the run: the one at its end catches it.
+  assert.equal(result.status, "output_limit", describe(result));
+  assert.equal(result.returnValue, "done");
+  assert.match(result.error!.message, /The workspace reached \d+ bytes; its quota is 1048576/);
   assert.equal(result.warnings?.length, 1, describe(result));
   // 1536 KiB of bytes, plus 4 KiB for the one file.
   assert.match(result.warnings![0]!, /holds 1576960 bytes, over its quota of 1048576/);

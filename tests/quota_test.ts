@@ -36,6 +36,39 @@ Deno.test("a run that keeps writing past the workspace quota is killed, with its
   assert.equal(ok.returnValue, 2);
 });
 
+Deno.test("a run that writes past the quota faster than the first measure ends output_limit, and a workspace past its quota may shrink, never grow", async (t) => {
+  await using ts = await testSandbox({}, { workspaceQuotaMb: 1 });
+  const files = () => `${ts.config.workspacesDir}/burst/files`;
+  await t.step("a burst written before the first measure is caught at the end", async () => {
+    const result = await ts.sandbox.execute({
+      code: `Deno.writeFileSync("big.bin", new Uint8Array(3 << 20)); "written"`,
+      conversationId: "burst",
+      permissions: { write: ["."] },
+    });
+    assert.equal(result.status, "output_limit", JSON.stringify(result).slice(0, 400));
+    assert.match(result.error!.message, /The workspace reached \d+ bytes; its quota is 1048576/);
+    assert.equal(result.returnValue, "written", "its result is kept");
+  });
+  await t.step("past its quota: a run that adds a byte ends output_limit", async () => {
+    const result = await ts.sandbox.execute({
+      code: `Deno.writeTextFileSync("more.txt", "x")`,
+      conversationId: "burst",
+      permissions: { write: ["."] },
+    });
+    assert.equal(result.status, "output_limit", JSON.stringify(result).slice(0, 400));
+    assert.match(result.error!.message, /grew past the \d+ bytes it held when the run started/);
+  });
+  await t.step("past its quota: a run that deletes files succeeds", async () => {
+    const result = await ts.sandbox.execute({
+      code: `Deno.removeSync("big.bin"); Deno.removeSync("more.txt"); "freed"`,
+      conversationId: "burst",
+      permissions: { write: ["."] },
+    });
+    assert.equal(result.status, "success", JSON.stringify(result).slice(0, 400));
+    assert.equal(await folderSize(files()), 0);
+  });
+});
+
 Deno.test("empty folders and files count toward the quota: making thousands is killed too", async () => {
   await using ts = await testSandbox({}, { workspaceQuotaMb: 1 });
   const result = await ts.sandbox.execute({
