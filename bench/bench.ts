@@ -22,7 +22,7 @@ import { resolveConfig } from "../src/config.ts";
 import { BOOTSTRAP_PATH } from "../src/execution_plan.ts";
 import { installDependencies } from "../src/installer.ts";
 import { Sandbox } from "../src/sandbox.ts";
-import { openWorkspace } from "../src/workspace.ts";
+import { openWorkspace, packageCacheDir } from "../src/workspace.ts";
 import {
   bareRun,
   bracketed,
@@ -274,7 +274,8 @@ if (installed.status !== "installed" && installed.status !== "skipped") {
   await Deno.writeTextFile(importer, 'import isNumber from "npm:is-number@7.0.0";\nisNumber(1);\n');
   const env = {
     PATH: Deno.env.get("PATH") ?? "",
-    DENO_DIR: config.denoDir,
+    // The workspace's own cache, where its install put the package.
+    DENO_DIR: packageCacheDir(ws),
     NPM_CONFIG_REGISTRY: config.npmRegistry,
   };
   const npm = await paired(RUNS, () => bareRun(importer, env), () =>
