@@ -162,15 +162,15 @@ export async function runCli(args: string[]): Promise<number> {
   }
 }
 
-/** `--config FILE` given before the command goes after it, where the command reads it. */
+/**
+ * `--config FILE` given before the command goes after it, where the command reads it
+ * (`help` reads no config: there it goes).
+ */
 function configAfterCommand(args: string[]): string[] {
-  if (args[0] === "--config" && args.length > 2) {
-    return [args[2]!, ...args.slice(0, 2), ...args.slice(3)];
-  }
-  if (args[0]?.startsWith("--config=") && args.length > 1) {
-    return [args[1]!, args[0], ...args.slice(2)];
-  }
-  return args;
+  const taken = args[0] === "--config" ? 2 : args[0]?.startsWith("--config=") ? 1 : 0;
+  if (!taken || args.length <= taken) return args;
+  const [command, ...rest] = args.slice(taken);
+  return command === "help" ? [command, ...rest] : [command!, ...args.slice(0, taken), ...rest];
 }
 
 function isParseArgsError(error: unknown): boolean {

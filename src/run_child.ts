@@ -10,7 +10,7 @@ import { heapMbFor } from "./limits.ts";
 import { killGroup, rssBytes, spawnGroupLeader, treeRssBytes } from "./process_group.ts";
 import { prepareCode } from "./code_transform.ts";
 import type { ToolBridge } from "./tool_bridge.ts";
-import { quotaUsage } from "./workspace.ts";
+import { quotaUsage, UnmeasurableError } from "./workspace.ts";
 
 /** How often the memory watchdog samples the process group. */
 const MEMORY_POLL_MS = 50;
@@ -212,33 +212,26 @@ export class SandboxChild {
       }
     }, MEMORY_POLL_MS);
     // The workspace quota holds during the run too, not only through the conductor's writes:
-    // measured before the code starts, then while it runs (a walk waits ten times as long
-    // as the last one took, so that a workspace of many files cannot keep the conductor
-    // walking it, but never more than MAX_QUOTA_WAIT_MS), and once more at its end. One
-    // already past its quota (a run overshoots by what it writes between two measures) may
-    // shrink, never grow: each run used to start afresh, and runs added up without bound.
-    let limit = quotaBytes ?? Infinity;
-    if (quotaBytes !== undefined) {
-      // Unmeasurable: the walks below say so, after a cleanup run had its chance.
-      limit = Math.max(quotaBytes, await quotaUsage(plan.workspace.filesDir).catch(() => 0));
-    }
+    // measured while it runs (a walk waits ten times as long as the last one took, so that
+    // a workspace of many files cannot keep the conductor walking it, but never more than
+    // MAX_QUOTA_WAIT_MS) and once more at its end, so that a run which leaves the workspace
+    // past its quota (written faster than the first measure, or already past it when the
+    // run started and not brought back under it) ends `output_limit`: runs that each wrote
+    // less than the first measure saw used to add up without bound.
     const overQuota = (used: number) =>
-      limit > quotaBytes!
-        ? `The workspace grew past the ${limit} bytes it held when the run started (its quota ` +
-          `is ${quotaBytes}): delete files, do not add them`
-        : `The workspace reached ${used} bytes; its quota is ${quotaBytes}`;
+      `The workspace reached ${used} bytes; its quota is ${quotaBytes}`;
     let quotaWatch: ReturnType<typeof setTimeout> | undefined;
     let quotaStopped = false;
     const measureQuota = async () => {
       const begun = performance.now();
       let used: number;
       try {
-        used = await quotaUsage(plan.workspace.filesDir, limit);
+        used = await quotaUsage(plan.workspace.filesDir, quotaBytes);
       } catch (error) {
         fire("output_limit", (error as Error).message); // a folder the code made unreadable
         return;
       }
-      if (used > limit) fire("output_limit", overQuota(used));
+      if (used > quotaBytes!) fire("output_limit", overQuota(used));
       else if (!quotaStopped) {
         const took = performance.now() - begun;
         const wait = Math.min(MAX_QUOTA_WAIT_MS, Math.max(QUOTA_POLL_MS, 10 * took));
@@ -248,6 +241,7 @@ export class SandboxChild {
     if (quotaBytes !== undefined) quotaWatch = setTimeout(measureQuota, QUOTA_POLL_MS);
     const onAbort = () => fire("cancelled", "Cancelled");
     signal?.addEventListener("abort", onAbort, { once: true });
+    if (signal?.aborted) onAbort(); // before the listener: it would never fire
 
     const writer = this.#child.stdin.getWriter();
     const encoder = new TextEncoder();
@@ -303,22 +297,33 @@ export class SandboxChild {
       killGroup(pid);
       await this.#endPumps(DRAIN_GRACE_MS);
     }
-    if (quotaBytes !== undefined && !this.#fired) {
-      // What it wrote since the last measure counts too (all of it, in a short run).
-      quotaStopped = true;
-      clearTimeout(quotaWatch);
-      const used = await quotaUsage(plan.workspace.filesDir, limit).catch(() => 0);
-      if (used > limit) fire("output_limit", overQuota(used));
-    }
     const durationMs = Math.round(performance.now() - started);
-    this.#finished = true;
-    this.#onCall = undefined;
-    writes.then(() => writer.close()).catch(() => {});
+    // The code is done: no timeout, memory limit or cancel can fire from here on.
     clearTimeout(timer);
     clearInterval(watchdog);
     quotaStopped = true;
     clearTimeout(quotaWatch);
     signal?.removeEventListener("abort", onAbort);
+    const warnings: string[] = [];
+    if (quotaBytes !== undefined) {
+      // What it wrote since the last measure counts too (all of it, in a short run).
+      try {
+        const used = await quotaUsage(plan.workspace.filesDir);
+        if (used > quotaBytes) {
+          this.#fire("output_limit", overQuota(used));
+          warnings.push(
+            `The workspace holds ${used} bytes, over its quota of ${quotaBytes}: delete files ` +
+              "before writing more (writes through the conductor are refused until then)",
+          );
+        }
+      } catch (error) {
+        if (!(error instanceof UnmeasurableError)) throw error;
+        warnings.push(`${error.message} (writes through the conductor are refused until then)`);
+      }
+    }
+    this.#finished = true;
+    this.#onCall = undefined;
+    writes.then(() => writer.close()).catch(() => {});
     let fired = this.#fired;
     let firedMessage = this.#firedMessage;
     const out = this.#out;
@@ -342,6 +347,7 @@ export class SandboxChild {
       exitCode: status.code,
     };
     if (status.signal) result.signal = status.signal;
+    if (warnings.length) result.warnings = warnings;
     const errorFrame = this.#error;
     const resultFrame = this.#result;
     if (resultFrame && "value" in resultFrame) result.returnValue = resultFrame.value;

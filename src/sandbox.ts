@@ -26,7 +26,7 @@ import { PrewarmPool } from "./prewarm_pool.ts";
 import { ToolBridge } from "./tool_bridge.ts";
 import type { Upstreams } from "./upstreams.ts";
 import { SandboxChild } from "./run_child.ts";
-import { quotaUsage, readState, removeWorkspace, UnmeasurableError } from "./workspace.ts";
+import { readState, removeWorkspace } from "./workspace.ts";
 
 export type { ExecutionPlan, ExecutionRequest } from "./execution_plan.ts";
 
@@ -214,7 +214,8 @@ export class Sandbox {
     // the caller's now (its id came back). A used one left the pool already.
     if (claimed) this.pool!.drop(claimed);
     if (
-      this.pool && !this.#closed && !plan.rejection && plan.workspace.root && this.limiter.spare
+      this.pool && !this.#closed && !busy && !plan.rejection && plan.workspace.root &&
+      this.limiter.spare
     ) {
       // Once the caller has its result: predict the next run of a conversation the caller
       // keeps using (it named it), with the same workspace and flags; refill generic ones.
@@ -342,8 +343,6 @@ export class Sandbox {
       } finally {
         if (ahead) this.pool!.dropAhead(ahead);
       }
-      if (result.status === "rejected" || result.status === "install_error") return result;
-      await this.#checkQuota(plan, result);
       return result;
     } finally {
       if (options.ephemeral && request.conversationId === undefined && plan.workspace.root) {
@@ -373,26 +372,5 @@ export class Sandbox {
         audit?.add(() => line, redact);
       },
     });
-  }
-
-  /** A run that leaves the files folder over quota is reported; nothing is trimmed. */
-  async #checkQuota(plan: ExecutionPlan, result: ExecutionResult): Promise<void> {
-    if (!plan.granted.write) return;
-    let used: number;
-    try {
-      used = await quotaUsage(plan.workspace.filesDir);
-    } catch (error) {
-      if (!(error instanceof UnmeasurableError)) throw error;
-      result.warnings = [
-        `${error.message} (writes through the conductor are refused until then)`,
-      ];
-      return;
-    }
-    if (used > this.config.workspaceQuotaBytes) {
-      result.warnings = [
-        `The workspace holds ${used} bytes, over its quota of ${this.config.workspaceQuotaBytes}: ` +
-        "delete files before writing more (writes through the conductor are refused until then)",
-      ];
-    }
   }
 }

@@ -36,7 +36,7 @@ Deno.test("a run that keeps writing past the workspace quota is killed, with its
   assert.equal(ok.returnValue, 2);
 });
 
-Deno.test("a run that writes past the quota faster than the first measure ends output_limit, and a workspace past its quota may shrink, never grow", async (t) => {
+Deno.test("a run that writes past the quota faster than the first measure ends output_limit, and so does one that leaves a workspace past its quota there", async (t) => {
   await using ts = await testSandbox({}, { workspaceQuotaMb: 1 });
   const files = () => `${ts.config.workspacesDir}/burst/files`;
   await t.step("a burst written before the first measure is caught at the end", async () => {
@@ -56,7 +56,8 @@ Deno.test("a run that writes past the quota faster than the first measure ends o
       permissions: { write: ["."] },
     });
     assert.equal(result.status, "output_limit", JSON.stringify(result).slice(0, 400));
-    assert.match(result.error!.message, /grew past the \d+ bytes it held when the run started/);
+    assert.match(result.error!.message, /The workspace reached \d+ bytes; its quota is 1048576/);
+    assert.match(result.warnings![0]!, /over its quota of 1048576: delete files/);
   });
   await t.step("past its quota: a run that deletes files succeeds", async () => {
     const result = await ts.sandbox.execute({
@@ -65,6 +66,7 @@ Deno.test("a run that writes past the quota faster than the first measure ends o
       permissions: { write: ["."] },
     });
     assert.equal(result.status, "success", JSON.stringify(result).slice(0, 400));
+    assert.equal(result.warnings, undefined);
     assert.equal(await folderSize(files()), 0);
   });
 });
