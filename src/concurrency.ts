@@ -70,6 +70,10 @@ export class Limiter {
    * @throws {BusyError} when `max` run and `maxQueue` wait or hold tickets already
    */
   async run<T>(fn: () => Promise<T>, signal?: AbortSignal, ticket?: Ticket): Promise<T> {
+    if (signal?.aborted) {
+      if (ticket) this.leave(ticket);
+      throw signal.reason; // an abort listener added now would never fire
+    }
     if (ticket?.live) this.leave(ticket); // its place was kept since it arrived
     else this.#checkRoom();
     if (this.#running >= this.max) {

@@ -305,6 +305,8 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
       const controller = new AbortController();
       const onAbort = () => controller.abort(extra.signal.reason);
       extra.signal.addEventListener("abort", onAbort, { once: true });
+      // A cancel read with its request (in the same chunk) aborted the signal already.
+      if (extra.signal.aborted) onAbort();
       const token = extra._meta?.progressToken;
       const started = Date.now();
       const progress = token === undefined ? undefined : setInterval(() => {

@@ -323,6 +323,7 @@ export class SandboxChild {
     }
     this.#finished = true;
     this.#onCall = undefined;
+    bridge?.end(); // its calls still in flight are cancelled upstream
     writes.then(() => writer.close()).catch(() => {});
     let fired = this.#fired;
     let firedMessage = this.#firedMessage;

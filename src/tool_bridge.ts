@@ -14,6 +14,15 @@ import type { Upstreams, UpstreamTool } from "./upstreams.ts";
 /** Refused calls written to the audit log per execution. */
 const MAX_LOGGED_REFUSALS = 20;
 
+/**
+ * Calls of one execution in flight at once; more wait for one to end. Answers are held
+ * whole in the conductor: forty 9 MB answers at once took 560 MB and its thread for
+ * seconds, with the byte budget spent after the first.
+ */
+const MAX_CALLS_IN_FLIGHT = 4;
+
+const encoder = new TextEncoder();
+
 export interface ToolLimits {
   /** Tool calls one execution may make. @default 100 */
   maxCallsPerExecution: number;
@@ -46,6 +55,10 @@ export class ToolBridge {
   #calls = 0;
   #bytes = 0;
   #refusals = 0;
+  #inFlight = 0;
+  #waiting: (() => void)[] = [];
+  /** Aborted when the execution ends: its calls still in flight are cancelled upstream. */
+  #ended = new AbortController();
 
   constructor(
     upstreams: Upstreams,
@@ -70,6 +83,15 @@ export class ToolBridge {
    */
   get maxFrames(): number {
     return this.#limits.maxCallsPerExecution + MAX_LOGGED_REFUSALS;
+  }
+
+  /**
+   * The execution is over: calls still in flight are cancelled, and no new one starts
+   * (they kept running upstream until the run's deadline, up to 5 minutes after it ended).
+   */
+  end(): void {
+    this.#ended.abort(new Error("The execution ended"));
+    for (const wake of this.#waiting.splice(0)) wake();
   }
 
   /** Answers one call frame; never throws. */
@@ -106,25 +128,35 @@ export class ToolBridge {
         `Too many tool calls: the limit is ${this.#limits.maxCallsPerExecution} per execution`,
       );
     }
+    const overBudget =
+      `Tool results exceeded ${this.#limits.maxBytesPerExecution} bytes in this execution`;
+    while (this.#inFlight >= MAX_CALLS_IN_FLIGHT && !this.#ended.signal.aborted) {
+      await new Promise<void>((wake) => this.#waiting.push(wake));
+    }
+    if (this.#ended.signal.aborted) return undefined; // nobody left to answer
+    // Spent already: no call is made whose answer could not be delivered.
+    if (this.#bytes > this.#limits.maxBytesPerExecution) return refuse(overBudget);
     const remaining = this.#deadline - performance.now();
     if (remaining <= 0) return refuse("No time left in this execution for a tool call");
-    const outcome = await this.#upstreams.call(server, tool, frame.args, {
-      timeoutMs: remaining,
-      ...(signal ? { signal } : {}),
-    });
+    this.#inFlight++;
+    let outcome: Awaited<ReturnType<Upstreams["call"]>>;
+    try {
+      outcome = await this.#upstreams.call(server, tool, frame.args, {
+        timeoutMs: remaining,
+        signal: signal ? AbortSignal.any([signal, this.#ended.signal]) : this.#ended.signal,
+      });
+    } finally {
+      this.#inFlight--;
+      this.#waiting.shift()?.();
+    }
     const durationMs = Math.round(performance.now() - started);
     let reply: ToolReply = outcome.ok
       ? { t: "reply", id, ok: true, value: outcome.value }
       : { t: "reply", id, ok: false, error: outcome.error ?? "failed" };
-    const size = JSON.stringify(reply).length;
-    this.#bytes += size;
+    // Bytes as the child receives them (UTF-8), not UTF-16 units: "漢" is three.
+    this.#bytes += encoder.encode(JSON.stringify(reply)).length;
     if (this.#bytes > this.#limits.maxBytesPerExecution) {
-      reply = {
-        t: "reply",
-        id,
-        ok: false,
-        error: `Tool results exceeded ${this.#limits.maxBytesPerExecution} bytes in this execution`,
-      };
+      reply = { t: "reply", id, ok: false, error: overBudget };
     }
     this.#onAudit({
       tool: name,

@@ -116,20 +116,32 @@ export function toolBindings(tools: readonly UpstreamTool[]): ToolBindings {
 
 type Schema = Record<string, unknown>;
 
+/**
+ * Schema nodes one type may visit: an upstream's schema is untrusted, and a `type` array
+ * at each level multiplies the work (80 types three levels deep: half a million nodes,
+ * a 373 MB string and seconds of the conductor's thread).
+ */
+const MAX_SCHEMA_NODES = 2000;
+
 /** A TypeScript type for a JSON Schema (the common subset; anything else is `unknown`). */
-export function schemaToType(schema: unknown, depth = 0): string {
-  if (!schema || typeof schema !== "object" || depth > 8) return "unknown";
+export function schemaToType(schema: unknown): string {
+  return typeOf(schema, 0, { nodes: MAX_SCHEMA_NODES });
+}
+
+function typeOf(schema: unknown, depth: number, budget: { nodes: number }): string {
+  if (!schema || typeof schema !== "object" || depth > 8 || --budget.nodes < 0) return "unknown";
+  const inner = (x: unknown, d: number) => typeOf(x, d, budget);
   const s = schema as Schema;
   if (Array.isArray(s.enum)) return s.enum.map((v) => JSON.stringify(v)).join(" | ") || "never";
   if ("const" in s) return JSON.stringify(s.const);
   for (const key of ["anyOf", "oneOf"]) {
     if (Array.isArray(s[key])) {
-      return (s[key] as unknown[]).map((x) => schemaToType(x, depth + 1)).join(" | ");
+      return (s[key] as unknown[]).map((x) => inner(x, depth + 1)).join(" | ");
     }
   }
   const type = s.type;
   if (Array.isArray(type)) {
-    return type.map((t) => schemaToType({ ...s, type: t }, depth + 1)).join(" | ");
+    return [...new Set(type)].map((t) => inner({ ...s, type: t }, depth + 1)).join(" | ");
   }
   switch (type) {
     case "string":
@@ -142,7 +154,7 @@ export function schemaToType(schema: unknown, depth = 0): string {
     case "null":
       return "null";
     case "array":
-      return `Array<${schemaToType(s.items, depth + 1)}>`;
+      return `Array<${inner(s.items, depth + 1)}>`;
     case "object":
     case undefined: {
       const props = (s.properties ?? {}) as Record<string, Schema>;
@@ -152,7 +164,7 @@ export function schemaToType(schema: unknown, depth = 0): string {
           ? `/** ${v.description.replace(/\*\//g, "* /")} */ `
           : "";
         const key = /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(k) ? k : JSON.stringify(k);
-        return `${doc}${key}${required.has(k) ? "" : "?"}: ${schemaToType(v, depth + 1)}`;
+        return `${doc}${key}${required.has(k) ? "" : "?"}: ${inner(v, depth + 1)}`;
       });
       if (!fields.length) return type === "object" ? "Record<string, unknown>" : "unknown";
       return `{ ${fields.join("; ")} }`;

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { ExecutionResult } from "../src/execution_result.ts";
 import { ToolBridge } from "../src/tool_bridge.ts";
+import { schemaToType } from "../src/tool_policy.ts";
 import { Upstreams } from "../src/upstreams.ts";
 import { fixtureUpstream } from "./fixtures/upstream.ts";
 import { testSandbox } from "./helpers.ts";
@@ -98,6 +99,7 @@ Deno.test("code mode: only the tools the request and the operator both allow exi
       "fail",
       "get_issue",
       "hang",
+      "kanji",
       "search_issues",
       "steal",
       "whoami",
@@ -283,6 +285,43 @@ Deno.test("code mode: an upstream error, a crash, a hang and a 50 MB answer are 
   assert.equal(again.returnValue, "#3 Docs: Überblick, 漢字 😀");
 });
 
+Deno.test("code mode: calls still in flight when a run ends are cancelled upstream, not left until its deadline", async () => {
+  await using s = await codeMode(["github.*"], { maxCallsPerExecution: 20 });
+  const result = await s.run(
+    // Pending calls keep the event loop alive: the code leaves with Deno.exit.
+    `for (let i = 0; i < 6; i++) tools.github.hang({}).catch(() => {});
+    await new Promise((r) => setTimeout(r, 300)); Deno.exit(0)`,
+    ["github.hang"],
+    { timeoutMs: 120_000 },
+  );
+  assert.equal(result.exitCode, 0, JSON.stringify(result).slice(0, 500));
+  const cancelled = async () => (await s.calls()).filter((c) => c.tool === "hang:cancelled").length;
+  for (let i = 0; i < 100 && await cancelled() < 6; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  // At most four were in flight at once; the two waiting were never made.
+  assert.equal((await s.calls()).filter((c) => c.tool === "hang").length, 4);
+  assert.equal(await cancelled(), 4);
+});
+
+Deno.test("code mode: the byte budget counts UTF-8 bytes, and no call is made once it is spent", async () => {
+  await using s = await codeMode(["github.*"], { maxBytesPerExecution: 4 * 1024 * 1024 });
+  const result = await s.run(
+    `const out = [];
+    for (const mb of [2, 1]) {
+      try { out.push((await tools.github.kanji({ mb })).length); } catch (e) { out.push(e.message); }
+    }
+    out`,
+    ["github.kanji"],
+  );
+  ok(result);
+  // 2 Mi characters of 漢 are 6 MiB of UTF-8: past the 4 MiB budget (as UTF-16 units: 2 Mi).
+  const [first, second] = result.returnValue as string[];
+  assert.match(first!, /Tool results exceeded 4194304 bytes in this execution/);
+  assert.match(second!, /Tool results exceeded 4194304 bytes in this execution/);
+  assert.equal((await s.calls()).filter((c) => c.tool === "kanji").length, 1);
+});
+
 Deno.test("code mode: the upstream's secret never reaches the child, its output, its result or the audit log", async () => {
   await using s = await codeMode();
   const result = await s.sandbox.execute({
@@ -326,4 +365,18 @@ Deno.test("code mode: a flood of tool calls is stopped, and the audit log stays 
   assert.ok(lines.length < 100, `${lines.length} audit lines`);
   const after = await s.run(`(await tools.github.get_issue({ id: 2 }))`);
   assert.equal(after.returnValue, "#2 Bug in parser");
+});
+
+Deno.test("schemaToType() stays small for a hostile schema: repeated type arrays, nested", () => {
+  // 3 KB of schema; without a budget, half a million nodes and a 373 MB string.
+  const level = (inner: unknown) => ({ type: Array(80).fill("object"), properties: { a: inner } });
+  const type = schemaToType(level(level(level({ type: "string" }))));
+  assert.ok(type.length < 100_000, `${type.length} characters`);
+  assert.equal(type, "{ a?: { a?: { a?: string } } }");
+  // Seven different types at each of eight levels: 5.7 million nodes, cut at 2,000.
+  const kinds = ["object", "null", "string", "number", "integer", "boolean", "array"];
+  let deep: unknown = { type: "string" };
+  for (let i = 0; i < 8; i++) deep = { type: kinds, properties: { a: deep }, items: deep };
+  const cut = schemaToType(deep);
+  assert.ok(cut.length < 200_000 && cut.includes("unknown"), `${cut.length} characters`);
 });

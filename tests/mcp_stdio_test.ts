@@ -402,7 +402,7 @@ Deno.test("MCP serve: search_tools finds upstream tools with signatures, and run
   assert.equal(data(refused).status, "rejected");
 });
 
-Deno.test("MCP serve: a request with id 0 can be cancelled (the SDK alone ignores it)", async () => {
+Deno.test("MCP serve: a request with id 0 can be cancelled (the SDK alone ignores it), and so can one whose cancel comes in the same write", async () => {
   const { dir, configPath } = await serveConfig();
   const server = new Deno.Command(Deno.execPath(), {
     args: ["run", "--no-prompt", "--allow-all", MAIN, "serve", "--config", configPath],
@@ -455,6 +455,31 @@ Deno.test("MCP serve: a request with id 0 can be cancelled (the SDK alone ignore
     // Cancelled: no answer comes for 0 (MCP), and the run ends as cancelled, not at its timeout.
     assert.deepEqual(await answersUntil(1), [1]);
     assert.match(await auditWith(dir, '"status":"cancelled"'), /"status":"cancelled"/);
+    // Read together, the cancel aborts the request's signal before its handler listens.
+    const request = {
+      jsonrpc: "2.0",
+      id: 2,
+      method: "tools/call",
+      params: { name: "run_deno_code", arguments: { code: "while (true) {}", timeoutMs: 60_000 } },
+    };
+    const cancel = {
+      jsonrpc: "2.0",
+      method: "notifications/cancelled",
+      params: { requestId: 2, reason: "test" },
+    };
+    await input.write(
+      new TextEncoder().encode(JSON.stringify(request) + "\n" + JSON.stringify(cancel) + "\n"),
+    );
+    await send({ id: 3, method: "ping" });
+    assert.deepEqual(await answersUntil(3), [3]);
+    const cancelledRuns = async () => {
+      const audit = await Deno.readTextFile(join(dir, "ws", "audit.jsonl")).catch(() => "");
+      return audit.split('"status":"cancelled"').length - 1;
+    };
+    for (let i = 0; i < 200 && await cancelledRuns() < 2; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(await cancelledRuns(), 2, "cancelled, not run until its 60 s timeout");
   } finally {
     await input.close().catch(() => {});
     await lines.cancel().catch(() => {});
