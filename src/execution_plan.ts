@@ -27,6 +27,7 @@ import { OWNER_ENV } from "./process_group.ts";
 import {
   parseToolPatterns,
   resolveToolAccess,
+  serversNamedBy,
   type ToolBindings,
   toolBindings,
   ToolPatternError,
@@ -205,7 +206,7 @@ export async function makePlan(
       const access = resolveToolAccess(
         toolPatterns,
         config.toolPolicy.allow,
-        await options.upstreams.allTools(),
+        await options.upstreams.allTools(serversNamedBy(toolPatterns, options.upstreams.names)),
       );
       toolDenials.push(...access.denied);
       tools = { allowed: access.allowed, bindings: toolBindings(access.allowed) };

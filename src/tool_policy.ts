@@ -42,6 +42,22 @@ export function toolPatternRegExp(pattern: string): RegExp {
   return new RegExp(`^${body}$`);
 }
 
+/**
+ * The upstream servers a request's patterns can reach: only those are listed to plan it
+ * (an upstream that never answers cost every code-mode run its 15 s connect timeout). A
+ * server name has no dot, so a pattern names one server exactly when no `*` comes before
+ * its first dot (a `*` there may span the dot: every server).
+ */
+export function serversNamedBy(patterns: readonly string[], servers: readonly string[]): string[] {
+  const named = new Set<string>();
+  for (const pattern of patterns) {
+    const server = pattern.split(".")[0]!;
+    if (server.includes("*") || !pattern.includes(".")) return [...servers];
+    named.add(server);
+  }
+  return servers.filter((s) => named.has(s));
+}
+
 export function matchesToolPattern(fullName: string, patterns: readonly string[]): boolean {
   return patterns.some((p) => toolPatternRegExp(p).test(fullName));
 }

@@ -109,9 +109,12 @@ export class Upstreams {
     return connection.tools;
   }
 
-  /** Every tool of every upstream; an upstream that cannot be reached is skipped (logged). */
-  async allTools(): Promise<UpstreamTool[]> {
-    const lists = await Promise.all(this.names.map(async (server) => {
+  /**
+   * Every tool of these upstreams (all by default); an upstream that cannot be reached is
+   * skipped (logged).
+   */
+  async allTools(servers: readonly string[] = this.names): Promise<UpstreamTool[]> {
+    const lists = await Promise.all(servers.map(async (server) => {
       try {
         return await this.tools(server);
       } catch (error) {

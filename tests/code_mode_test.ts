@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { ExecutionResult } from "../src/execution_result.ts";
 import { ToolBridge } from "../src/tool_bridge.ts";
-import { schemaToType } from "../src/tool_policy.ts";
+import { schemaToType, serversNamedBy } from "../src/tool_policy.ts";
 import { Upstreams } from "../src/upstreams.ts";
 import { fixtureUpstream } from "./fixtures/upstream.ts";
 import { testSandbox } from "./helpers.ts";
@@ -379,4 +379,33 @@ Deno.test("schemaToType() stays small for a hostile schema: repeated type arrays
   for (let i = 0; i < 8; i++) deep = { type: kinds, properties: { a: deep }, items: deep };
   const cut = schemaToType(deep);
   assert.ok(cut.length < 200_000 && cut.includes("unknown"), `${cut.length} characters`);
+});
+
+Deno.test("code mode: a run lists only the upstreams its patterns name (one that never answers costs the others nothing)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "conductor-upstream-" });
+  const marker = join(dir, "mute-started");
+  await using ts = await testSandbox({}, {
+    mcpServers: {
+      github: upstream("github", join(dir, "calls.jsonl")),
+      // Never answers initialize: listing it would wait for the 15 s connect timeout.
+      mute: { command: "sh", args: ["-c", `touch '${marker}'; exec sleep 60`] },
+    },
+  });
+  try {
+    const result = await ts.sandbox.execute({
+      code: `(await tools.github.get_issue({ id: 1 }))`,
+      allowedTools: ["github.get_issue"],
+    });
+    ok(result);
+    assert.equal(result.returnValue, "#1 Crash on start");
+    assert.equal(await Deno.lstat(marker).then(() => true, () => false), false, "mute started");
+    assert.deepEqual(serversNamedBy(["github.get_issue", "github.search_*"], ["github", "mute"]), [
+      "github",
+    ]);
+    assert.deepEqual(serversNamedBy(["git*.x"], ["github", "mute"]), ["github", "mute"]);
+    assert.deepEqual(serversNamedBy(["*"], ["github", "mute"]), ["github", "mute"]);
+  } finally {
+    await ts.sandbox.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
 });
