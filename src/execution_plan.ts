@@ -203,13 +203,15 @@ export async function makePlan(
         reason: "no upstream MCP servers are configured",
       });
     } else {
-      const access = resolveToolAccess(
-        toolPatterns,
-        config.toolPolicy.allow,
-        await options.upstreams.allTools(serversNamedBy(toolPatterns, options.upstreams.names)),
+      const listed = await options.upstreams.allTools(
+        serversNamedBy(toolPatterns, options.upstreams.names),
       );
+      const access = resolveToolAccess(toolPatterns, config.toolPolicy.allow, listed);
       toolDenials.push(...access.denied);
-      tools = { allowed: access.allowed, bindings: toolBindings(access.allowed) };
+      tools = {
+        allowed: access.allowed,
+        bindings: toolBindings(access.allowed, listed, options.upstreams.names),
+      };
     }
   }
   const allDenied = [

@@ -574,7 +574,12 @@ export function createConductorServer(sandbox: Sandbox): ConductorServer {
       annotations: { readOnlyHint: true, openWorldHint: true },
     }, (args: Args<typeof searchToolsInput>) =>
       guarded(async () => {
-        const found = searchTools(await upstreams.allTools(), config.toolPolicy.allow, args);
+        const found = searchTools(
+          await upstreams.allTools(),
+          config.toolPolicy.allow,
+          args,
+          upstreams.names,
+        );
         const text = found.length
           ? found.map((t) => t.signature ?? `${t.name}: ${t.description}`).join("\n")
           : "(no matching tools)";

@@ -111,23 +111,46 @@ export function toIdentifier(name: string, taken: Set<string>): string {
 /** `{ serverIdent: { toolIdent: [server, tool] } }`: what the sandbox's `tools` object binds. */
 export type ToolBindings = Record<string, Record<string, [string, string]>>;
 
-export function toolBindings(tools: readonly UpstreamTool[]): ToolBindings {
-  const bindings: ToolBindings = {};
-  const serverIds = new Map<string, string>();
-  const takenServers = new Set<string>();
-  const takenTools = new Map<string, Set<string>>();
-  for (const tool of tools) {
-    let serverId = serverIds.get(tool.server);
-    if (!serverId) {
-      serverId = toIdentifier(tool.server, takenServers);
-      serverIds.set(tool.server, serverId);
-      takenTools.set(serverId, new Set());
-      bindings[serverId] = {};
+/**
+ * The bindings of `tools`, with identifiers given over `universe` (every tool of their
+ * servers) and `servers` (every server) in a fixed order, names that are identifiers
+ * already first: a tool has the same identifier in search_tools and in every run,
+ * whichever others each one sees. Given over each subset, `del_all` and `del-all` swapped
+ * names between a search and a run, and code called the other tool.
+ */
+export function toolBindings(
+  tools: readonly UpstreamTool[],
+  universe: readonly UpstreamTool[] = tools,
+  servers: readonly string[] = [...new Set(universe.map((t) => t.server))],
+): ToolBindings {
+  const serverIds = identifiers([...servers, ...tools.map((t) => t.server)]);
+  const toolIds = new Map<string, Map<string, string>>();
+  const idOf = (tool: UpstreamTool) => {
+    let ids = toolIds.get(tool.server);
+    if (!ids) {
+      const names = [...universe, ...tools].filter((t) => t.server === tool.server);
+      toolIds.set(tool.server, ids = identifiers(names.map((t) => t.name)));
     }
-    const toolId = toIdentifier(tool.name, takenTools.get(serverId)!);
-    bindings[serverId]![toolId] = [tool.server, tool.name];
+    return ids.get(tool.name)!;
+  };
+  const bindings: ToolBindings = {};
+  for (const tool of tools) {
+    const serverId = serverIds.get(tool.server)!;
+    (bindings[serverId] ??= {})[idOf(tool)] = [tool.server, tool.name];
   }
   return bindings;
+}
+
+/** Identifiers for names: those that are identifiers already keep theirs, then the rest. */
+function identifiers(names: readonly string[]): Map<string, string> {
+  const unique = [...new Set(names)].sort((a, b) => a < b ? -1 : a > b ? 1 : 0);
+  const plain = (n: string) => /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(n);
+  const taken = new Set<string>();
+  const ids = new Map<string, string>();
+  for (const name of [...unique.filter(plain), ...unique.filter((n) => !plain(n))]) {
+    ids.set(name, toIdentifier(name, taken));
+  }
+  return ids;
 }
 
 type Schema = Record<string, unknown>;

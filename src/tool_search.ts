@@ -19,10 +19,15 @@ export interface FoundTool {
   signature?: string;
 }
 
+/**
+ * `tools`: every tool of the upstreams that answered; `servers`: every configured server
+ * (identifiers are given over all of them, as in runs).
+ */
 export function searchTools(
   tools: readonly UpstreamTool[],
   allow: readonly string[],
   q: ToolSearchQuery,
+  servers?: readonly string[],
 ): FoundTool[] {
   const words = (q.query ?? "").toLowerCase().split(/\s+/).filter(Boolean);
   const scored = tools
@@ -35,7 +40,11 @@ export function searchTools(
     .filter(({ score }) => !words.length || score > 0)
     .sort((a, b) => b.score - a.score || a.t.fullName.localeCompare(b.t.fullName))
     .slice(0, q.limit ?? 20);
-  const bindings = toolBindings(scored.map(({ t }) => t));
+  const bindings = toolBindings(
+    scored.map(({ t }) => t),
+    tools,
+    servers ?? [...new Set(tools.map((t) => t.server))],
+  );
   const ids = new Map<string, [string, string]>();
   for (const [serverId, entries] of Object.entries(bindings)) {
     for (const [toolId, [server, name]] of Object.entries(entries)) {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { ExecutionResult } from "../src/execution_result.ts";
 import { ToolBridge } from "../src/tool_bridge.ts";
-import { schemaToType, serversNamedBy } from "../src/tool_policy.ts";
+import { schemaToType, serversNamedBy, toolBindings } from "../src/tool_policy.ts";
 import { Upstreams } from "../src/upstreams.ts";
 import { fixtureUpstream } from "./fixtures/upstream.ts";
 import { testSandbox } from "./helpers.ts";
@@ -408,4 +408,27 @@ Deno.test("code mode: a run lists only the upstreams its patterns name (one that
     await ts.sandbox.close();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+});
+
+Deno.test("toolBindings() gives a tool the same identifier whichever others are in the set", () => {
+  const tool = (name: string) => ({
+    server: "h",
+    name,
+    fullName: `h.${name}`,
+    description: "",
+    inputSchema: {},
+  });
+  const all = [tool("del-all"), tool("del_all"), tool("get")];
+  // A name that is an identifier already keeps it; the sanitized one gets the suffix.
+  const full = { h: { del_all: ["h", "del_all"], del_all_2: ["h", "del-all"], get: ["h", "get"] } };
+  assert.deepEqual(toolBindings(all, all, ["h"]), full);
+  assert.deepEqual(toolBindings([tool("del-all")], all, ["h"]), {
+    h: { del_all_2: ["h", "del-all"] },
+  });
+  assert.deepEqual(toolBindings([tool("del_all")], all, ["h"]), {
+    h: { del_all: ["h", "del_all"] },
+  });
+  // Servers too: "my-srv" and "my_srv" keep one identifier each, whichever is listed.
+  const other = { ...tool("get"), server: "my-srv", fullName: "my-srv.get" };
+  assert.deepEqual(Object.keys(toolBindings([other], [other], ["my_srv", "my-srv"])), ["my_srv_2"]);
 });
