@@ -149,7 +149,10 @@ export class SandboxChild {
         if (!buffer.add(bytes)) this.#fire("output_limit", `${name} exceeded ${buffer.cap} bytes`);
       },
       onOversize: () =>
-        this.#fire("output_limit", `The result frame exceeded ${this.#maxReturnBytes} bytes`),
+        this.#fire(
+          "output_limit",
+          `The return value or a tool call's arguments exceeded ${this.#maxReturnBytes} bytes`,
+        ),
     });
     return drain(stream, scanner);
   }
