@@ -134,10 +134,17 @@ export class ToolBridge {
       await new Promise<void>((wake) => this.#waiting.push(wake));
     }
     if (this.#ended.signal.aborted) return undefined; // nobody left to answer
-    // Spent already: no call is made whose answer could not be delivered.
-    if (this.#bytes > this.#limits.maxBytesPerExecution) return refuse(overBudget);
     const remaining = this.#deadline - performance.now();
-    if (remaining <= 0) return refuse("No time left in this execution for a tool call");
+    // Spent already: no call is made whose answer could not be delivered.
+    const refusal = this.#bytes > this.#limits.maxBytesPerExecution
+      ? overBudget
+      : remaining <= 0
+      ? "No time left in this execution for a tool call"
+      : undefined;
+    if (refusal) {
+      this.#waiting.shift()?.(); // the place it was woken for goes to the next one
+      return refuse(refusal);
+    }
     this.#inFlight++;
     let outcome: Awaited<ReturnType<Upstreams["call"]>>;
     try {

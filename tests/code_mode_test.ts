@@ -432,3 +432,40 @@ Deno.test("toolBindings() gives a tool the same identifier whichever others are 
   const other = { ...tool("get"), server: "my-srv", fullName: "my-srv.get" };
   assert.deepEqual(Object.keys(toolBindings([other], [other], ["my_srv", "my-srv"])), ["my_srv_2"]);
 });
+
+Deno.test("ToolBridge: once the byte budget is spent, every call still waiting for a place is refused, none left waiting", async () => {
+  const releases: (() => void)[] = [];
+  const started: number[] = [];
+  // An upstream whose calls end when the test says so, each answer 20 bytes.
+  const upstreams = {
+    call: (_server: string, _tool: string, args: unknown) => {
+      started.push((args as { n: number }).n);
+      return new Promise((resolve) =>
+        releases.push(() => resolve({ ok: true, value: "x".repeat(20) }))
+      );
+    },
+  } as unknown as Upstreams;
+  const tool = { server: "h", name: "t", fullName: "h.t", description: "", inputSchema: {} };
+  const bridge = new ToolBridge(upstreams, [tool], {
+    maxCallsPerExecution: 100,
+    maxBytesPerExecution: 10,
+  }, { deadline: performance.now() + 60_000, onAudit: () => {} });
+  const replies = Array.from(
+    { length: 10 },
+    (_, i) => bridge.handle({ t: "call", id: i, server: "h", tool: "t", args: { n: i } }),
+  );
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(started, [0, 1, 2, 3], "four in flight, six waiting");
+  for (const release of releases.splice(0)) release();
+  const settled = await Promise.race([
+    Promise.all(replies),
+    new Promise((r) => setTimeout(() => r("some still waiting"), 2000)),
+  ]);
+  assert.ok(Array.isArray(settled), String(settled));
+  assert.deepEqual(started, [0, 1, 2, 3], "no call made once the budget was spent");
+  for (const reply of settled as { ok: boolean; error?: string }[]) {
+    assert.equal(reply.ok, false);
+    assert.match(reply.error!, /Tool results exceeded 10 bytes/);
+  }
+  bridge.end();
+});
