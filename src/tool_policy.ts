@@ -136,7 +136,10 @@ export function toolBindings(
   const bindings: ToolBindings = {};
   for (const tool of tools) {
     const serverId = serverIds.get(tool.server)!;
-    (bindings[serverId] ??= {})[idOf(tool)] = [tool.server, tool.name];
+    // Own properties only: a server named `constructor` or `toString` would read (and
+    // write into) what every object inherits.
+    if (!Object.hasOwn(bindings, serverId)) bindings[serverId] = {};
+    bindings[serverId]![idOf(tool)] = [tool.server, tool.name];
   }
   return bindings;
 }
@@ -162,17 +165,42 @@ type Schema = Record<string, unknown>;
  */
 const MAX_SCHEMA_NODES = 2000;
 
+/**
+ * The text one type may take (descriptions, enum values, keys): past it the whole type is
+ * `unknown`, before more is built (a property's description is repeated at each visit).
+ */
+const MAX_TYPE_CHARS = 64 * 1024;
+
 /** A TypeScript type for a JSON Schema (the common subset; anything else is `unknown`). */
 export function schemaToType(schema: unknown): string {
-  return typeOf(schema, 0, { nodes: MAX_SCHEMA_NODES });
+  const budget = { nodes: MAX_SCHEMA_NODES, chars: MAX_TYPE_CHARS };
+  const type = typeOf(schema, 0, budget);
+  return budget.chars < 0 ? "unknown" : type;
 }
 
-function typeOf(schema: unknown, depth: number, budget: { nodes: number }): string {
-  if (!schema || typeof schema !== "object" || depth > 8 || --budget.nodes < 0) return "unknown";
+/** Counts text against the budget; false once it is spent. */
+function spend(budget: { chars: number }, text: string): boolean {
+  return (budget.chars -= text.length) >= 0;
+}
+
+function typeOf(
+  schema: unknown,
+  depth: number,
+  budget: { nodes: number; chars: number },
+): string {
+  if (
+    !schema || typeof schema !== "object" || depth > 8 || --budget.nodes < 0 || budget.chars < 0
+  ) return "unknown";
   const inner = (x: unknown, d: number) => typeOf(x, d, budget);
   const s = schema as Schema;
-  if (Array.isArray(s.enum)) return s.enum.map((v) => JSON.stringify(v)).join(" | ") || "never";
-  if ("const" in s) return JSON.stringify(s.const);
+  if (Array.isArray(s.enum)) {
+    const values = s.enum.map((v) => JSON.stringify(v) ?? "unknown").join(" | ") || "never";
+    return spend(budget, values) ? values : "unknown";
+  }
+  if ("const" in s) {
+    const value = JSON.stringify(s.const) ?? "unknown";
+    return spend(budget, value) ? value : "unknown";
+  }
   for (const key of ["anyOf", "oneOf"]) {
     if (Array.isArray(s[key])) {
       return (s[key] as unknown[]).map((x) => inner(x, depth + 1)).join(" | ");
@@ -180,7 +208,9 @@ function typeOf(schema: unknown, depth: number, budget: { nodes: number }): stri
   }
   const type = s.type;
   if (Array.isArray(type)) {
-    return [...new Set(type)].map((t) => inner({ ...s, type: t }, depth + 1)).join(" | ");
+    // Names only, each once: anything else in the array would walk the rest again.
+    const names = [...new Set(type.filter((t) => typeof t === "string"))];
+    return names.map((t) => inner({ ...s, type: t }, depth + 1)).join(" | ") || "unknown";
   }
   switch (type) {
     case "string":
@@ -203,6 +233,7 @@ function typeOf(schema: unknown, depth: number, budget: { nodes: number }): stri
           ? `/** ${v.description.replace(/\*\//g, "* /")} */ `
           : "";
         const key = /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(k) ? k : JSON.stringify(k);
+        if (!spend(budget, doc + key)) return "";
         return `${doc}${key}${required.has(k) ? "" : "?"}: ${inner(v, depth + 1)}`;
       });
       if (!fields.length) return type === "object" ? "Record<string, unknown>" : "unknown";

@@ -296,7 +296,7 @@ Deno.test("code mode: calls still in flight when a run ends are cancelled upstre
   );
   assert.equal(result.exitCode, 0, JSON.stringify(result).slice(0, 500));
   const cancelled = async () => (await s.calls()).filter((c) => c.tool === "hang:cancelled").length;
-  for (let i = 0; i < 100 && await cancelled() < 6; i++) {
+  for (let i = 0; i < 100 && await cancelled() < 4; i++) {
     await new Promise((r) => setTimeout(r, 50));
   }
   // At most four were in flight at once; the two waiting were never made.
@@ -379,6 +379,21 @@ Deno.test("schemaToType() stays small for a hostile schema: repeated type arrays
   for (let i = 0; i < 8; i++) deep = { type: kinds, properties: { a: deep }, items: deep };
   const cut = schemaToType(deep);
   assert.ok(cut.length < 200_000 && cut.includes("unknown"), `${cut.length} characters`);
+  // Distinct non-string members, each re-walking a long description: 316 KB made 195 MB.
+  const described = {
+    type: Array.from({ length: 1500 }, () => ["object"]),
+    properties: { a: { type: "string", description: "d".repeat(200_000) } },
+  };
+  assert.equal(schemaToType(described), "unknown");
+  // An ordinary schema is unchanged.
+  assert.equal(
+    schemaToType({
+      type: "object",
+      properties: { q: { type: "string", description: "Words" }, n: { type: ["integer", "null"] } },
+      required: ["q"],
+    }),
+    "{ /** Words */ q: string; n?: number | null }",
+  );
 });
 
 Deno.test("code mode: a run lists only the upstreams its patterns name (one that never answers costs the others nothing)", async () => {
@@ -428,6 +443,18 @@ Deno.test("toolBindings() gives a tool the same identifier whichever others are 
   assert.deepEqual(toolBindings([tool("del_all")], all, ["h"]), {
     h: { del_all: ["h", "del_all"] },
   });
+  // A server named like what every object inherits gets its own bindings, and writes
+  // nothing into the built-ins.
+  const inherited = ["constructor", "toString"].map((server) => ({
+    ...tool("keys"),
+    server,
+    fullName: `${server}.keys`,
+  }));
+  assert.deepEqual(toolBindings(inherited), {
+    constructor: { keys: ["constructor", "keys"] },
+    toString: { keys: ["toString", "keys"] },
+  });
+  assert.equal(typeof Object.keys, "function");
   // Servers too: "my-srv" and "my_srv" keep one identifier each, whichever is listed.
   const other = { ...tool("get"), server: "my-srv", fullName: "my-srv.get" };
   assert.deepEqual(Object.keys(toolBindings([other], [other], ["my_srv", "my-srv"])), ["my_srv_2"]);
