@@ -231,6 +231,8 @@ export async function installDependencies(
     };
   }
   // Security: one install at a time per workspace, across conductor processes too.
+  // The workspace's own package cache (see prepareDenoDir).
+  const cacheDir = packageCacheDir(ws);
   return await withWorkspaceLock(ws, async () => {
     const state = readState(ws);
     const current = state.dependencies.flatMap((s) => {
@@ -250,7 +252,7 @@ export async function installDependencies(
     const unchanged = JSON.stringify(specifiers) === JSON.stringify(state.dependencies) &&
       state.installHash !== undefined &&
       state.installHash === sha256Hex(configText + "\0" + lockText) &&
-      (await lockedPackageDirs(lockText, packageCacheDir(ws), config.npmRegistry)).length ===
+      (await lockedPackageDirs(lockText, cacheDir, config.npmRegistry)).length ===
         (state.packageDirs ?? []).length;
     if (unchanged) {
       return { status: "skipped", dependencies: specifiers, denied: [], durationMs: elapsed() };
@@ -342,11 +344,7 @@ export async function installDependencies(
       return await abandon((jsr ? "The jsr registry could not be reached: " : "") + failure);
     }
     const newLock = await Deno.readTextFile(stage.lock);
-    const stale = await cachedIntegrityMismatches(
-      newLock,
-      packageCacheDir(ws),
-      config.npmRegistry,
-    );
+    const stale = await cachedIntegrityMismatches(newLock, cacheDir, config.npmRegistry);
     if (stale.length) {
       return await abandon(
         `The lockfile's hash differs from the one the cache recorded for ${
@@ -369,7 +367,7 @@ export async function installDependencies(
     await Deno.rename(stage.lock, lockPath);
     state.dependencies = specifiers;
     state.installHash = sha256Hex(configText + "\0" + newLock);
-    state.packageDirs = await lockedPackageDirs(newLock, packageCacheDir(ws), config.npmRegistry);
+    state.packageDirs = await lockedPackageDirs(newLock, cacheDir, config.npmRegistry);
     writeState(ws, state);
     const count = specifiers.length === 1 ? "1 dependency" : `${specifiers.length} dependencies`;
     options.onProgress?.(`Installed ${count} in ${elapsed()} ms`);
@@ -390,7 +388,7 @@ async function runInstallChild(
   // Cancelled while it waited for the workspace's lock: an abort listener added now would
   // never fire, and the child would run until its timeout.
   if (options.signal?.aborted) return stopped("cancelled");
-  // Into the workspace's own cache (see prepareDenoDir), made before its first install.
+  // Into the workspace's own cache, made before its first install.
   const cacheDir = packageCacheDir(ws);
   await prepareDenoDir(cacheDir, { packages: true });
   const env: Record<string, string> = {

@@ -32,6 +32,15 @@ async function sandboxes(prewarm: Record<string, number> = {}, extra = {}) {
   };
 }
 
+/** Generic children are made after a run: one run, then wait until one is idle. */
+async function genericReady(sandbox: Sandbox): Promise<void> {
+  assert.equal((await sandbox.execute({ code: "1" })).status, "success");
+  for (let i = 0; i < 400 && sandbox.pool!.stats().idle === 0; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.equal(sandbox.pool!.stats().idle, 1, "a generic child is ready");
+}
+
 /** Prewarming happens after a run returns: wait until the conversation has its child. */
 async function ready(sandbox: Sandbox, conversationId: string): Promise<void> {
   for (let i = 0; i < 200 && !sandbox.pool!.has(conversationId); i++) {
@@ -159,12 +168,7 @@ Deno.test("a request cancelled while it waits for a slot: its child started ahea
 
 Deno.test("a request refused as Busy makes no workspace and takes no generic child", async () => {
   await using s = await sandboxes({ generic: 1 }, { maxConcurrent: 1, maxQueue: 0 });
-  // Generic children are made after a run.
-  assert.equal((await s.warm.execute({ code: "1" })).status, "success");
-  for (let i = 0; i < 400 && s.warm.pool!.stats().idle === 0; i++) {
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  assert.equal(s.warm.pool!.stats().idle, 1, "a generic child is ready");
+  await genericReady(s.warm);
   const blocker = s.warm.execute({
     code: "await new Promise((r) => setTimeout(r, 1000))",
     conversationId: "blocker",
@@ -185,11 +189,7 @@ Deno.test("a request refused as Busy makes no workspace and takes no generic chi
 
 Deno.test("when the queue is full, the requests refused are the last to arrive, even the one that claims a generic child is first", async () => {
   await using s = await sandboxes({ generic: 1 }, { maxConcurrent: 1, maxQueue: 1 });
-  assert.equal((await s.warm.execute({ code: "1" })).status, "success");
-  for (let i = 0; i < 400 && s.warm.pool!.stats().idle === 0; i++) {
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  assert.equal(s.warm.pool!.stats().idle, 1, "a generic child is ready");
+  await genericReady(s.warm);
   // The first claims the generic child (its planning takes longer); the others plan fresh.
   const results = await Promise.all(
     ["a", "b", "c", "d"].map((name) => s.warm.execute({ code: JSON.stringify(name) })),
